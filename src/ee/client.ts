@@ -1,0 +1,298 @@
+/**
+ * The one typed facade over the official @google/earthengine client, which ships no types.
+ *
+ * Everything goes through callbacks: without one, the client's Node build makes synchronous
+ * requests by spawning a child process per call and busy-waiting for it.
+ */
+
+/** Anything the client can compute or serialize. */
+export interface EeComputed {
+  evaluate(callback: (result: unknown, error?: string) => void): void;
+}
+
+export interface EeNumberLike extends EeComputed {}
+
+export interface EeList extends EeComputed {}
+
+export interface EeGeometry extends EeComputed {
+  bounds(maxError?: number): EeGeometry;
+}
+
+export interface EeFeature extends EeComputed {
+  geometry(): EeGeometry;
+  get(property: string): EeComputed;
+}
+
+export interface EeFilter extends EeComputed {}
+
+export interface EeProjection extends EeComputed {
+  nominalScale(): EeNumberLike;
+  crs(): EeComputed;
+}
+
+export interface VisParams {
+  bands?: string[] | string;
+  min?: number | number[];
+  max?: number | number[];
+  gain?: number | number[];
+  bias?: number | number[];
+  gamma?: number | number[];
+  palette?: string[] | string;
+  opacity?: number;
+  forceRgbOutput?: boolean;
+}
+
+export interface EeImage extends EeComputed {
+  clip(geometry: EeGeometry | EeFeature): EeImage;
+  visualize(params: VisParams): EeImage;
+  paint(
+    featureCollection: EeGeometry | EeFeature | EeFeatureCollection,
+    color?: number | string,
+    width?: number,
+  ): EeImage;
+  unmask(value?: number | EeImage, sameFootprint?: boolean): EeImage;
+  select(selectors: string | string[] | number[], names?: string[]): EeImage;
+  rename(...names: string[] | [string[]]): EeImage;
+  reproject(
+    crs: string | EeProjection,
+    crsTransform?: number[] | null,
+    scale?: number | null,
+  ): EeImage;
+  clipToBoundsAndScale(params: {
+    geometry?: EeGeometry;
+    width?: number;
+    height?: number;
+    maxDimension?: number;
+    scale?: number;
+  }): EeImage;
+  projection(): EeProjection;
+  bandNames(): EeList;
+  get(property: string): EeComputed;
+  set(property: string, value: unknown): EeImage;
+  getInfo(callback: (info: unknown, error?: string) => void): void;
+  getThumbURL(
+    params: Record<string, unknown>,
+    callback: (url: string, error?: string) => void,
+  ): void;
+  getDownloadURL(
+    params: Record<string, unknown>,
+    callback: (url: string, error?: string) => void,
+  ): void;
+}
+
+export interface EeFeatureCollection extends EeComputed {
+  aggregate_array(property: string): EeList;
+  size(): EeNumberLike;
+}
+
+export interface EeImageCollection extends EeComputed {
+  filterDate(start: string | number | Date, end?: string | number | Date): EeImageCollection;
+  filterBounds(geometry: EeGeometry | EeFeature): EeImageCollection;
+  filter(filter: EeFilter): EeImageCollection;
+  map(fn: (image: EeImage) => EeImage): EeImageCollection;
+  sort(property: string, ascending?: boolean): EeImageCollection;
+  limit(max: number, property?: string, ascending?: boolean): EeImageCollection;
+  size(): EeNumberLike;
+  first(): EeImage;
+  aggregate_array(property: string): EeList;
+  reduceColumns(reducer: EeComputed, selectors: string[]): EeComputed;
+}
+
+/** The subset of the `ee` namespace the product uses. */
+export interface Ee {
+  Image(source: string | number | EeImage): EeImage;
+  ImageCollection(id: string): EeImageCollection;
+  Feature(geometry: EeGeometry, properties?: Record<string, unknown>): EeFeature;
+  FeatureCollection(features: EeFeature[] | string): EeFeatureCollection;
+  Geometry: {
+    Rectangle(coords: number[], proj?: string, geodesic?: boolean, evenOdd?: boolean): EeGeometry;
+    Polygon(coords: number[][][] | number[][], proj?: string, geodesic?: boolean): EeGeometry;
+    MultiPolygon(coords: number[][][][], proj?: string, geodesic?: boolean): EeGeometry;
+    Point(coords: number[], proj?: string): EeGeometry;
+  };
+  Filter: {
+    lt(name: string, value: unknown): EeFilter;
+    lte(name: string, value: unknown): EeFilter;
+    gt(name: string, value: unknown): EeFilter;
+    gte(name: string, value: unknown): EeFilter;
+    eq(name: string, value: unknown): EeFilter;
+    and(...filters: EeFilter[]): EeFilter;
+  };
+  /** A client-side list of computed values evaluates as one arrayValue: one round trip for all. */
+  List(items: unknown[]): EeList;
+  Reducer: { toList(tupleSize?: number, numOptional?: number): EeComputed };
+  Serializer: { encodeCloudApi(obj: unknown): string | object };
+}
+
+/** The wire form of a client expression, as sent in `expression` fields of REST calls. */
+export interface CloudExpression {
+  result: string;
+  values: Record<string, unknown>;
+}
+
+/** The client module's untyped surface we touch, kept in one place. */
+interface RawEe {
+  initialize(
+    baseUrl: string | null,
+    tileUrl: string | null,
+    onOk: () => void,
+    onError: (error: Error | string) => void,
+    xsrfToken: null,
+    project: string,
+  ): void;
+  reset(): void;
+  data: {
+    setAuthToken(
+      clientId: string,
+      tokenType: string,
+      accessToken: string,
+      expiresInSeconds: number,
+      extraScopes: string[],
+      callback: (() => void) | undefined,
+      updateAuthLibrary: boolean,
+    ): void;
+    clearAuthToken(): void;
+    setAuthTokenRefresher(
+      refresher: ((args: unknown, done: (result: Record<string, unknown>) => void) => void) | null,
+    ): void;
+    setDeadline?(ms: number): void;
+  };
+  Serializer: { encodeCloudApi(obj: unknown): unknown };
+}
+
+export class EarthEngineError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "EarthEngineError";
+  }
+}
+
+let raw: RawEe | undefined;
+
+function loadRaw(): RawEe {
+  if (!raw) raw = require("@google/earthengine") as RawEe;
+  return raw;
+}
+
+export interface EeToken {
+  accessToken: string;
+  expiresInSeconds: number;
+}
+
+export interface InitializeOptions {
+  /** REST root without trailing slash. */
+  apiUrl: string;
+  project: string;
+  /** Called whenever the client needs a token (at start and when its token expires). */
+  token?: () => Promise<EeToken>;
+}
+
+/**
+ * Initializes the client's global state against one backend and returns the typed `ee`.
+ * The client is a process-wide singleton, so a second call re-points it (reset first).
+ */
+export async function initializeEe(options: InitializeOptions): Promise<Ee> {
+  const apiUrl = options.apiUrl.replace(/\/+$/, "");
+  const ee = loadRaw();
+  ee.reset();
+  if (options.token) {
+    const fetchToken = options.token;
+    setEeToken(await fetchToken());
+    // The client asks this when its token is about to lapse; the provider refreshes ahead.
+    ee.data.setAuthTokenRefresher((_args, done) => {
+      fetchToken().then(
+        (t) =>
+          done({
+            access_token: t.accessToken,
+            token_type: "Bearer",
+            expires_in: t.expiresInSeconds,
+          }),
+        (error: unknown) => done({ error: error instanceof Error ? error.message : String(error) }),
+      );
+    });
+  } else {
+    ee.data.clearAuthToken();
+    ee.data.setAuthTokenRefresher(null);
+  }
+  await new Promise<void>((resolve, reject) => {
+    // tileUrl does not default to baseUrl in practice: pass it explicitly.
+    ee.initialize(
+      apiUrl,
+      apiUrl,
+      () => resolve(),
+      (error) =>
+        reject(
+          new EarthEngineError(
+            `Earth Engine initialization against ${apiUrl} failed: ${
+              error instanceof Error ? error.message : String(error)
+            }`,
+          ),
+        ),
+      null,
+      options.project,
+    );
+  });
+  return ee as unknown as Ee;
+}
+
+/** Hands a fresh token to the client; `false` keeps the client from loading a browser auth library. */
+export function setEeToken(token: EeToken): void {
+  loadRaw().data.setAuthToken(
+    "",
+    "Bearer",
+    token.accessToken,
+    token.expiresInSeconds,
+    [],
+    undefined,
+    false,
+  );
+}
+
+/** The typed `ee` namespace, for code that runs after initializeEe. */
+export function eeNamespace(): Ee {
+  return loadRaw() as unknown as Ee;
+}
+
+/** Computes any client object on the server (value:compute) and resolves with its value. */
+export function evaluate<T = unknown>(obj: EeComputed): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    obj.evaluate((result, error) => {
+      if (error !== undefined && error !== null) reject(new EarthEngineError(String(error)));
+      else resolve(result as T);
+    });
+  });
+}
+
+/** The wire expression of a client object, computed locally (no request). */
+export function serializeExpression(obj: unknown): CloudExpression {
+  const encoded = loadRaw().Serializer.encodeCloudApi(obj);
+  const parsed = (typeof encoded === "string" ? JSON.parse(encoded) : encoded) as CloudExpression;
+  if (typeof parsed?.result !== "string" || typeof parsed.values !== "object") {
+    throw new EarthEngineError(
+      "The Earth Engine client produced an expression without result/values.",
+    );
+  }
+  return parsed;
+}
+
+function urlCall(
+  call: (params: Record<string, unknown>, cb: (url: string, error?: string) => void) => void,
+  params: Record<string, unknown>,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    call(params, (url, error) => {
+      if (error) reject(new EarthEngineError(String(error)));
+      else resolve(url);
+    });
+  });
+}
+
+/** getThumbURL with a callback: two throttled round trips, fine for previews, not for bulk pixels. */
+export function getThumbUrl(image: EeImage, params: Record<string, unknown>): Promise<string> {
+  return urlCall((p, cb) => image.getThumbURL(p, cb), params);
+}
+
+/** getDownloadURL with a callback; the bench compares our direct computePixels path against it. */
+export function getDownloadUrl(image: EeImage, params: Record<string, unknown>): Promise<string> {
+  return urlCall((p, cb) => image.getDownloadURL(p, cb), params);
+}

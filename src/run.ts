@@ -1,0 +1,172 @@
+import pLimit from "p-limit";
+import { ProgressBar } from "./progress";
+
+/** One item of a run: when it started and ended (ms since the run began) and how it went. */
+export interface RunItem<R = unknown> {
+  index: number;
+  key: string;
+  startMs: number;
+  endMs: number;
+  ok: boolean;
+  error?: string;
+  /** Bytes written, when the task's result reports them (downloadImage does). */
+  bytes?: number;
+  value?: R;
+}
+
+/** What a timing plot needs: how the run was scheduled, how long it took, every item. */
+export interface RunReport<R = unknown> {
+  mode: "sequential" | "concurrent";
+  limit: number;
+  label: string;
+  /** Wall-clock start, ms since epoch. */
+  startedAt: number;
+  wallMs: number;
+  items: RunItem<R>[];
+  succeeded: number;
+  failed: number;
+  bytes: number;
+  aborted: boolean;
+}
+
+export interface RunOptions<T> {
+  /** Names an item in the report (defaults to its id, name or index). */
+  key?: (item: T, index: number) => string;
+  /** Shown in progress output and plots, e.g. "concurrent x8". */
+  label?: string;
+  /** A text progress bar (true: to stdout), or false for none. */
+  progress?: boolean | ProgressBar;
+  /** Stops starting new items; running ones get the signal through their context. */
+  signal?: AbortSignal;
+}
+
+export interface TaskContext {
+  index: number;
+  signal?: AbortSignal;
+}
+
+export type Task<T, R> = (item: T, context: TaskContext) => Promise<R>;
+
+/** Runs one item after another, as the tutorial's plain loop does. */
+export function runSequential<T, R>(
+  items: readonly T[],
+  task: Task<T, R>,
+  options: RunOptions<T> = {},
+): Promise<RunReport<R>> {
+  return run(items, task, 1, "sequential", options);
+}
+
+/** Runs up to `limit` items at once (p-limit); one failure does not stop the rest. */
+export function runConcurrent<T, R>(
+  items: readonly T[],
+  task: Task<T, R>,
+  options: RunOptions<T> & { limit: number },
+): Promise<RunReport<R>> {
+  const { limit } = options;
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new TypeError(
+      `runConcurrent needs a whole-number limit of at least 1, got ${JSON.stringify(limit)}.`,
+    );
+  }
+  return run(items, task, limit, "concurrent", options);
+}
+
+async function run<T, R>(
+  items: readonly T[],
+  task: Task<T, R>,
+  limit: number,
+  mode: RunReport["mode"],
+  options: RunOptions<T>,
+): Promise<RunReport<R>> {
+  const label = options.label ?? (mode === "sequential" ? "sequential" : `concurrent x${limit}`);
+  const keyOf = options.key ?? defaultKey;
+  const bar =
+    options.progress instanceof ProgressBar
+      ? options.progress
+      : options.progress === false
+        ? undefined
+        : new ProgressBar({ label, total: items.length });
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const limiter = pLimit(limit);
+  const signal = options.signal;
+  const results = await Promise.all(
+    items.map((item, index) =>
+      limiter(async (): Promise<RunItem<R>> => {
+        const key = keyOf(item, index);
+        const startMs = performance.now() - t0;
+        if (signal?.aborted) {
+          return {
+            index,
+            key,
+            startMs,
+            endMs: startMs,
+            ok: false,
+            error: `not started: ${abortReason(signal)}`,
+          };
+        }
+        try {
+          const value = await task(item, { index, signal });
+          const bytes = bytesOf(value);
+          bar?.tick({ bytes });
+          return { index, key, startMs, endMs: performance.now() - t0, ok: true, bytes, value };
+        } catch (error) {
+          bar?.tick({ failed: true });
+          return {
+            index,
+            key,
+            startMs,
+            endMs: performance.now() - t0,
+            ok: false,
+            error: messageOf(error),
+          };
+        }
+      }),
+    ),
+  );
+  const wallMs = performance.now() - t0;
+  bar?.done();
+  const failed = results.filter((item) => !item.ok).length;
+  return {
+    mode,
+    limit,
+    label,
+    startedAt,
+    wallMs,
+    items: results,
+    succeeded: results.length - failed,
+    failed,
+    bytes: results.reduce((sum, item) => sum + (item.bytes ?? 0), 0),
+    aborted: signal?.aborted ?? false,
+  };
+}
+
+function defaultKey(item: unknown, index: number): string {
+  if (typeof item === "string" || typeof item === "number") return String(item);
+  if (item && typeof item === "object") {
+    const record = item as Record<string, unknown>;
+    for (const field of ["id", "key", "name"]) {
+      if (typeof record[field] === "string") return record[field] as string;
+    }
+  }
+  return `#${index + 1}`;
+}
+
+function bytesOf(value: unknown): number | undefined {
+  if (
+    value &&
+    typeof value === "object" &&
+    typeof (value as { bytes?: unknown }).bytes === "number"
+  ) {
+    return (value as { bytes: number }).bytes;
+  }
+  return undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function abortReason(signal: AbortSignal): string {
+  return signal.reason instanceof Error ? signal.reason.message : "the run was aborted";
+}
