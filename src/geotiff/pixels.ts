@@ -1,0 +1,152 @@
+/**
+ * Pixel bytes: checking what callers hand in, cutting windows into tiles, and preparing a tile
+ * for disk (zeroed padding, horizontal predictor, deflate).
+ */
+import { deflate, deflateSync } from "node:zlib";
+import { GeoTiffTileError } from "./errors";
+import { type ResolvedSpec, SAMPLE_TYPES, type SampleArray } from "./spec";
+
+/**
+ * The raw bytes of `data`, which must hold exactly one of `sampleCounts` samples. Typed arrays
+ * must match the sample type (an Int16Array for int16, ...) so values are never reinterpreted;
+ * a Uint8Array, Buffer or DataView is taken as raw little-endian bytes.
+ */
+export function sampleBytes(
+  data: ArrayBufferView,
+  spec: ResolvedSpec,
+  sampleCounts: number[],
+  what: string,
+): Uint8Array {
+  if (!ArrayBuffer.isView(data)) {
+    throw new GeoTiffTileError(`${what}: expected a typed array, got ${describe(data)}.`);
+  }
+  const expected = SAMPLE_TYPES[spec.sampleType].array;
+  const raw = data instanceof Uint8Array || data instanceof DataView;
+  if (!raw && data.constructor !== expected) {
+    throw new GeoTiffTileError(
+      `${what}: the image is ${spec.sampleType}, so pass a ${expected.name} (or raw bytes in a Uint8Array), not a ${data.constructor.name}.`,
+    );
+  }
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (!sampleCounts.some((n) => n * spec.bytesPerSample === bytes.byteLength)) {
+    throw new GeoTiffTileError(
+      `${what}: expected ${sampleCounts.join(" or ")} ${spec.sampleType} samples (${sampleCounts
+        .map((n) => n * spec.bytesPerSample)
+        .join(" or ")} bytes), got ${bytes.byteLength} bytes.`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * Copies a w x h pixel rectangle between two chunky images; strides are image widths in
+ * pixels, `pixelBytes` = bands * bytes per sample.
+ */
+export function copyRect(
+  src: Uint8Array,
+  srcWidth: number,
+  sx: number,
+  sy: number,
+  dst: Uint8Array,
+  dstWidth: number,
+  dx: number,
+  dy: number,
+  w: number,
+  h: number,
+  pixelBytes: number,
+): void {
+  const rowBytes = w * pixelBytes;
+  for (let r = 0; r < h; r++) {
+    const s = ((sy + r) * srcWidth + sx) * pixelBytes;
+    const d = ((dy + r) * dstWidth + dx) * pixelBytes;
+    dst.set(src.subarray(s, s + rowBytes), d);
+  }
+}
+
+/** Valid (inside the image) width and height of tile (col,row). */
+export function tileExtent(spec: ResolvedSpec, col: number, row: number): { w: number; h: number } {
+  return {
+    w: Math.min(spec.tileSize, spec.width - col * spec.tileSize),
+    h: Math.min(spec.tileSize, spec.height - row * spec.tileSize),
+  };
+}
+
+/**
+ * A full tile ready to compress: padding zeroed (so it compresses to nothing and never leaks
+ * caller memory) and the predictor applied. `data` is either a full tile or exactly the valid
+ * w x h pixels; `owned` says it may be modified in place.
+ */
+export function prepareTile(
+  data: Uint8Array,
+  w: number,
+  h: number,
+  spec: ResolvedSpec,
+  owned: boolean,
+): Uint8Array {
+  const ts = spec.tileSize;
+  const pixelBytes = spec.bands * spec.bytesPerSample;
+  let tile = data;
+  if (data.byteLength !== spec.tileBytes) {
+    tile = new Uint8Array(spec.tileBytes);
+    copyRect(data, w, 0, 0, tile, ts, 0, 0, w, h, pixelBytes);
+  } else if (w < ts || h < ts) {
+    if (!owned) tile = new Uint8Array(data);
+    const rowBytes = ts * pixelBytes;
+    for (let r = 0; r < h; r++) tile.fill(0, r * rowBytes + w * pixelBytes, (r + 1) * rowBytes);
+    tile.fill(0, h * rowBytes);
+  } else if (spec.predictor && !owned) {
+    tile = new Uint8Array(data);
+  }
+  // Rows past h are zero padding, whose differences stay zero.
+  if (spec.predictor) applyPredictor(tile, h, ts, spec);
+  return tile;
+}
+
+/**
+ * TIFF Predictor 2 in place: each sample minus the same band's sample one pixel left, per row
+ * of `rowPixels`. Integer typed arrays wrap on assignment, which is exactly the modular
+ * difference TIFF wants.
+ */
+export function applyPredictor(
+  tile: Uint8Array,
+  rows: number,
+  rowPixels: number,
+  spec: ResolvedSpec,
+): void {
+  let a: SampleArray = tile;
+  if (spec.bytesPerSample > 1) {
+    if (tile.byteOffset % spec.bytesPerSample !== 0) throw new Error("unaligned tile buffer");
+    a = new SAMPLE_TYPES[spec.sampleType].array(
+      tile.buffer,
+      tile.byteOffset,
+      tile.byteLength / spec.bytesPerSample,
+    );
+  }
+  const stride = spec.bands;
+  const rowSamples = rowPixels * stride;
+  for (let r = 0; r < rows; r++) {
+    const start = r * rowSamples;
+    for (let i = start + rowSamples - 1; i >= start + stride; i--) a[i] -= a[i - stride];
+  }
+}
+
+/** Deflates on libuv's thread pool so compression runs beside the event loop, across cores. */
+export function compressAsync(tile: Uint8Array, spec: ResolvedSpec): Promise<Uint8Array> {
+  if (spec.compression === "none") return Promise.resolve(tile);
+  return new Promise((resolve, reject) => {
+    deflate(tile, { level: spec.deflateLevel }, (error, out) =>
+      error ? reject(error) : resolve(out),
+    );
+  });
+}
+
+export function compressSync(tile: Uint8Array, spec: ResolvedSpec): Uint8Array {
+  if (spec.compression === "none") return tile;
+  return deflateSync(tile, { level: spec.deflateLevel });
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return `a ${(value as object).constructor?.name ?? "object"}`;
+  return `a ${typeof value}`;
+}

@@ -1,0 +1,238 @@
+import { GeoTiffSpecError } from "./errors";
+
+/** Sample types, named as PixelTypeName in src/emulator/model.ts. */
+export type SampleType =
+  | "uint8"
+  | "int8"
+  | "uint16"
+  | "int16"
+  | "int32"
+  | "uint32"
+  | "float32"
+  | "float64";
+
+export interface GeoTiffSpec {
+  width: number;
+  height: number;
+  bands: number;
+  sampleType: SampleType;
+  /** 4326 or WGS84 UTM 32601-32660 / 32701-32760 */
+  epsg: number;
+  /**
+   * Earth Engine-style affine [scaleX, shearX, translateX, shearY, scaleY, translateY]; shear 0
+   * (and north-up) -> ModelPixelScale+ModelTiepoint, else ModelTransformation.
+   */
+  transform: [number, number, number, number, number, number];
+  /** GDAL_NODATA tag (42113) */
+  nodata?: number;
+  /** Per-band DESCRIPTION in GDAL metadata (tag 42112), shown by gdalinfo. */
+  bandNames?: string[];
+  /** Internal tile side in pixels; default 512, multiple of 16. */
+  tileSize?: number;
+  /** Default "deflate" for GeoTiffWriter, "none" for encodeGeoTiff (speed over size there). */
+  compression?: "deflate" | "none";
+  /** zlib level 1 (fastest) to 9 (smallest); default 6, GDAL's default ZLEVEL. */
+  deflateLevel?: number;
+  /**
+   * Horizontal differencing (TIFF Predictor 2) before deflate; integer types only. Default: on
+   * for integer types when compressing (smooth imagery shrinks a lot, see bench/geotiff-write.ts).
+   */
+  predictor?: boolean;
+  /** Default "auto": BigTIFF when the file could pass 4 GiB (compressed size upper bound). */
+  bigTiff?: boolean | "auto";
+}
+
+/** A validated spec with every default decided and the tile grid worked out. */
+export interface ResolvedSpec {
+  width: number;
+  height: number;
+  bands: number;
+  sampleType: SampleType;
+  bytesPerSample: number;
+  /** TIFF SampleFormat: 1 unsigned integer, 2 signed integer, 3 IEEE float. */
+  sampleFormat: 1 | 2 | 3;
+  epsg: number;
+  transform: [number, number, number, number, number, number];
+  nodata: number | undefined;
+  bandNames: string[] | undefined;
+  tileSize: number;
+  compression: "deflate" | "none";
+  deflateLevel: number;
+  predictor: boolean;
+  bigTiff: boolean;
+  tilesAcross: number;
+  tilesDown: number;
+  tileCount: number;
+  /** Bytes of one full, uncompressed tile (tileSize^2 * bands * bytesPerSample). */
+  tileBytes: number;
+  /** Upper bound of the finished file's size. */
+  maxFileBytes: number;
+}
+
+export type SampleArray =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | Float32Array
+  | Float64Array;
+
+interface SampleInfo {
+  bytes: number;
+  format: 1 | 2 | 3;
+  min: number;
+  max: number;
+  array: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): SampleArray };
+}
+
+export const SAMPLE_TYPES: Record<SampleType, SampleInfo> = {
+  uint8: { bytes: 1, format: 1, min: 0, max: 255, array: Uint8Array },
+  int8: { bytes: 1, format: 2, min: -128, max: 127, array: Int8Array },
+  uint16: { bytes: 2, format: 1, min: 0, max: 65535, array: Uint16Array },
+  int16: { bytes: 2, format: 2, min: -32768, max: 32767, array: Int16Array },
+  uint32: { bytes: 4, format: 1, min: 0, max: 4294967295, array: Uint32Array },
+  int32: { bytes: 4, format: 2, min: -2147483648, max: 2147483647, array: Int32Array },
+  float32: { bytes: 4, format: 3, min: -Infinity, max: Infinity, array: Float32Array },
+  float64: { bytes: 8, format: 3, min: -Infinity, max: Infinity, array: Float64Array },
+};
+
+const DEFAULT_TILE_SIZE = 512;
+const DEFAULT_DEFLATE_LEVEL = 6;
+/** Largest offset a classic TIFF's 32-bit fields can hold. */
+export const CLASSIC_TIFF_MAX_BYTES = 2 ** 32 - 1;
+
+/** Validates a spec and decides every default; `defaultCompression` differs per entry point. */
+export function resolveSpec(
+  spec: GeoTiffSpec,
+  defaultCompression: "deflate" | "none",
+): ResolvedSpec {
+  const fail = (message: string): never => {
+    throw new GeoTiffSpecError(message);
+  };
+  if (spec === null || typeof spec !== "object") fail("Expected a GeoTiffSpec object.");
+  const { width, height, bands } = spec;
+  for (const [name, value, max] of [
+    ["width", width, CLASSIC_TIFF_MAX_BYTES],
+    ["height", height, CLASSIC_TIFF_MAX_BYTES],
+    ["bands", bands, 65535],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1 || value > max) {
+      fail(`GeoTiffSpec.${name} must be an integer from 1 to ${max}, got ${String(value)}.`);
+    }
+  }
+  if (!Object.hasOwn(SAMPLE_TYPES, spec.sampleType)) {
+    fail(
+      `GeoTiffSpec.sampleType must be one of ${Object.keys(SAMPLE_TYPES).join(", ")}, got ${String(
+        spec.sampleType,
+      )}.`,
+    );
+  }
+  const info = SAMPLE_TYPES[spec.sampleType];
+  if (!isSupportedEpsg(spec.epsg)) {
+    fail(
+      `GeoTiffSpec.epsg must be 4326 or a WGS84 UTM zone (32601-32660 north, 32701-32760 south), got ${String(
+        spec.epsg,
+      )}.`,
+    );
+  }
+  const t = spec.transform;
+  if (!Array.isArray(t) || t.length !== 6 || !t.every((v) => Number.isFinite(v))) {
+    fail(
+      "GeoTiffSpec.transform must be 6 finite numbers [scaleX, shearX, translateX, shearY, scaleY, translateY].",
+    );
+  }
+  if (t[0] * t[4] - t[1] * t[3] === 0) {
+    fail(`GeoTiffSpec.transform [${t.join(", ")}] is degenerate (zero pixel size).`);
+  }
+  const nodata = spec.nodata;
+  if (nodata !== undefined) {
+    if (typeof nodata !== "number") fail("GeoTiffSpec.nodata must be a number.");
+    if (
+      info.format !== 3 &&
+      (!Number.isInteger(nodata) || nodata < info.min || nodata > info.max)
+    ) {
+      fail(
+        `GeoTiffSpec.nodata ${nodata} cannot be stored as ${spec.sampleType}: use an integer from ${info.min} to ${info.max}.`,
+      );
+    }
+  }
+  if (spec.bandNames !== undefined) {
+    if (!Array.isArray(spec.bandNames) || spec.bandNames.length !== bands) {
+      fail(`GeoTiffSpec.bandNames must have one name per band (${bands}).`);
+    }
+    if (!spec.bandNames.every((n) => typeof n === "string")) {
+      fail("GeoTiffSpec.bandNames must be strings.");
+    }
+  }
+  const tileSize = spec.tileSize ?? DEFAULT_TILE_SIZE;
+  // TIFF 6.0 requires tile sides to be multiples of 16.
+  if (!Number.isInteger(tileSize) || tileSize < 16 || tileSize > 32768 || tileSize % 16 !== 0) {
+    fail(
+      `GeoTiffSpec.tileSize must be a multiple of 16 from 16 to 32768, got ${String(tileSize)}.`,
+    );
+  }
+  const compression = spec.compression ?? defaultCompression;
+  if (compression !== "deflate" && compression !== "none") {
+    fail(`GeoTiffSpec.compression must be "deflate" or "none", got ${String(compression)}.`);
+  }
+  const deflateLevel = spec.deflateLevel ?? DEFAULT_DEFLATE_LEVEL;
+  if (!Number.isInteger(deflateLevel) || deflateLevel < 1 || deflateLevel > 9) {
+    fail(`GeoTiffSpec.deflateLevel must be an integer from 1 to 9, got ${String(deflateLevel)}.`);
+  }
+  const integer = info.format !== 3;
+  if (spec.predictor === true && !integer) {
+    fail("GeoTiffSpec.predictor works on integer sample types only; leave it unset for floats.");
+  }
+  const predictor = compression === "deflate" && integer && spec.predictor !== false;
+  const bigTiffOption = spec.bigTiff ?? "auto";
+  if (bigTiffOption !== true && bigTiffOption !== false && bigTiffOption !== "auto") {
+    fail(`GeoTiffSpec.bigTiff must be true, false or "auto", got ${String(bigTiffOption)}.`);
+  }
+
+  const tilesAcross = Math.ceil(width / tileSize);
+  const tilesDown = Math.ceil(height / tileSize);
+  const tileCount = tilesAcross * tilesDown;
+  const tileBytes = tileSize * tileSize * bands * info.bytes;
+  const maxTileBytes = compression === "deflate" ? deflateBound(tileBytes) : tileBytes;
+  // Header, two 8-byte offsets per tile, and generous room for the other tags' values.
+  const maxFileBytes = tileCount * (maxTileBytes + 16) + 16 + 65536 + bands * 512;
+  const bigTiff = bigTiffOption === "auto" ? maxFileBytes > CLASSIC_TIFF_MAX_BYTES : bigTiffOption;
+
+  return {
+    width,
+    height,
+    bands,
+    sampleType: spec.sampleType,
+    bytesPerSample: info.bytes,
+    sampleFormat: info.format,
+    epsg: spec.epsg,
+    transform: [t[0], t[1], t[2], t[3], t[4], t[5]],
+    nodata,
+    bandNames: spec.bandNames ? [...spec.bandNames] : undefined,
+    tileSize,
+    compression,
+    deflateLevel,
+    predictor,
+    bigTiff,
+    tilesAcross,
+    tilesDown,
+    tileCount,
+    tileBytes,
+    maxFileBytes,
+  };
+}
+
+export function isSupportedEpsg(epsg: number): boolean {
+  return (
+    epsg === 4326 ||
+    (Number.isInteger(epsg) &&
+      ((epsg >= 32601 && epsg <= 32660) || (epsg >= 32701 && epsg <= 32760)))
+  );
+}
+
+/** zlib's deflateBound(): the most a deflate stream of n input bytes can take. */
+function deflateBound(n: number): number {
+  return n + Math.ceil(n / 4096) + Math.ceil(n / 16384) + Math.ceil(n / 33554432) + 13 + 6;
+}
