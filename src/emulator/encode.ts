@@ -1,0 +1,194 @@
+/**
+ * Rendered bands to the bytes computePixels and getPixels return: GeoTIFF, NPY, PNG, JPEG.
+ */
+import * as jpeg from "jpeg-js";
+import { PNG } from "pngjs";
+import { crsFromCode } from "../geo/crs";
+import { encodeGeoTiff } from "../geotiff/encode";
+import type { SampleType } from "../geotiff/spec";
+import type { Grid, PixelTypeName, RenderedBand } from "./model";
+import { encodeNpy } from "./npy";
+import { integerRange } from "./render";
+
+export type PixelFormat = "GEO_TIFF" | "NPY" | "PNG" | "JPEG";
+
+/** The bands cannot be written in the requested format; the server answers 400 with the message. */
+export class EncodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EncodeError";
+  }
+}
+
+/** JPEG quality; Earth Engine's thumbnails look like ~85-90. */
+const JPEG_QUALITY = 90;
+
+export function encodePixels(bands: RenderedBand[], grid: Grid, format: PixelFormat): Buffer {
+  if (bands.length === 0) throw new EncodeError("The image has no bands to encode.");
+  switch (format) {
+    case "GEO_TIFF":
+      return encodeTiff(bands, grid);
+    case "NPY":
+      return encodeNpy(bands, grid.width, grid.height);
+    case "PNG":
+      return encodePng(bands, grid);
+    case "JPEG":
+      return encodeJpeg(bands, grid);
+    default:
+      throw new EncodeError(
+        `Unsupported fileFormat "${String(format)}": use GEO_TIFF, NPY, PNG or JPEG.`,
+      );
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// GeoTIFF
+
+const TYPE_ORDER: PixelTypeName[] = [
+  "uint8",
+  "int8",
+  "uint16",
+  "int16",
+  "uint32",
+  "int32",
+  "float32",
+  "float64",
+];
+
+/** One sample type for all bands (TIFF has one per file): the narrowest that holds every band. */
+export function commonSampleType(types: PixelTypeName[]): PixelTypeName {
+  if (types.every((t) => t === types[0])) return types[0];
+  if (types.includes("float64")) return "float64";
+  if (types.includes("float32")) {
+    // float32 holds integers up to 2^24 exactly: uint32/int32 bands need float64.
+    return types.some((t) => t === "int32" || t === "uint32") ? "float64" : "float32";
+  }
+  let lo = 0;
+  let hi = 0;
+  for (const t of types) {
+    const range = integerRange(t);
+    if (range) {
+      lo = Math.min(lo, range[0]);
+      hi = Math.max(hi, range[1]);
+    }
+  }
+  for (const t of TYPE_ORDER) {
+    const range = integerRange(t);
+    if (range && lo >= range[0] && hi <= range[1]) return t;
+  }
+  return "float64";
+}
+
+/**
+ * The value masked pixels get, announced with GDAL_NODATA: 0 for unsigned types (their
+ * minimum), the type's minimum for signed types (values from unmask(-1) stay valid), NaN for
+ * floats (it never collides with data). A valid 0 in an unsigned band (e.g. the black outline
+ * paint() draws) reads as nodata in GDAL: Earth Engine's own downloads have the same
+ * ambiguity, and the mask is still exact in PNG and in the NPY/GeoTIFF values.
+ */
+export function nodataFor(type: PixelTypeName): number {
+  if (type === "float32" || type === "float64") return Number.NaN;
+  const range = integerRange(type);
+  return range ? range[0] : 0;
+}
+
+function newSamples(type: PixelTypeName, length: number) {
+  switch (type) {
+    case "uint8":
+      return new Uint8Array(length);
+    case "int8":
+      return new Int8Array(length);
+    case "uint16":
+      return new Uint16Array(length);
+    case "int16":
+      return new Int16Array(length);
+    case "uint32":
+      return new Uint32Array(length);
+    case "int32":
+      return new Int32Array(length);
+    case "float32":
+      return new Float32Array(length);
+    case "float64":
+      return new Float64Array(length);
+  }
+}
+
+function encodeTiff(bands: RenderedBand[], grid: Grid): Buffer {
+  const type = commonSampleType(bands.map((b) => b.dataType));
+  const nodata = nodataFor(type);
+  const pixels = grid.width * grid.height;
+  const count = bands.length;
+  const samples = newSamples(type, pixels * count);
+  for (let b = 0; b < count; b++) {
+    const { data, mask } = bands[b];
+    for (let p = 0, at = b; p < pixels; p++, at += count)
+      samples[at] = mask[p] === 0 ? nodata : data[p];
+  }
+  const a = grid.affine;
+  return encodeGeoTiff(
+    {
+      width: grid.width,
+      height: grid.height,
+      bands: count,
+      sampleType: type as SampleType,
+      epsg: crsFromCode(grid.crsCode).epsg,
+      transform: [a.scaleX, a.shearX, a.translateX, a.shearY, a.scaleY, a.translateY],
+      nodata,
+      bandNames: bands.map((b) => b.id),
+    },
+    samples,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// PNG and JPEG (8-bit; values outside 0..255 are clamped, as a cast to uint8 would)
+
+function byteBands(bands: RenderedBand[], format: string): RenderedBand[] {
+  if (bands.length !== 1 && bands.length !== 3) {
+    throw new EncodeError(
+      `${format} needs 1 or 3 bands, got ${bands.length} (${bands.map((b) => b.id).join(", ")}): select or visualize them first.`,
+    );
+  }
+  return bands;
+}
+
+function toByte(v: number): number {
+  return v > 0 ? (v < 255 ? Math.floor(v + 0.5) : 255) : 0;
+}
+
+/** RGBA bytes with alpha from the mask (gray bands are repeated into R, G and B). */
+function rgba(bands: RenderedBand[], pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels * 4);
+  const [r, g, b] = bands.length === 3 ? bands : [bands[0], bands[0], bands[0]];
+  for (let p = 0; p < pixels; p++) {
+    const o = p * 4;
+    out[o] = toByte(r.data[p]);
+    out[o + 1] = toByte(g.data[p]);
+    out[o + 2] = toByte(b.data[p]);
+    out[o + 3] = Math.min(r.mask[p], g.mask[p], b.mask[p]);
+  }
+  return out;
+}
+
+function encodePng(bands: RenderedBand[], grid: Grid): Buffer {
+  byteBands(bands, "PNG");
+  const png = new PNG({ width: grid.width, height: grid.height });
+  png.data = Buffer.from(rgba(bands, grid.width * grid.height).buffer);
+  // Gray images are written as gray+alpha, RGB as RGBA: masked pixels are transparent.
+  return PNG.sync.write(png, { colorType: bands.length === 1 ? 4 : 6, inputColorType: 6 });
+}
+
+/** JPEG has no alpha: masked pixels come out black, as in Earth Engine's JPEG thumbnails. */
+function encodeJpeg(bands: RenderedBand[], grid: Grid): Buffer {
+  byteBands(bands, "JPEG");
+  const data = rgba(bands, grid.width * grid.height);
+  for (let o = 0; o < data.length; o += 4) {
+    if (data[o + 3] === 0) {
+      data[o] = 0;
+      data[o + 1] = 0;
+      data[o + 2] = 0;
+    }
+    data[o + 3] = 255;
+  }
+  return jpeg.encode({ width: grid.width, height: grid.height, data }, JPEG_QUALITY).data;
+}

@@ -1,0 +1,62 @@
+/**
+ * Errors the emulator answers with, in Earth Engine's REST shape
+ * `{"error": {"code", "message", "status"}}`: the official client surfaces `message` only, so
+ * messages carry everything a user needs (what failed and what to change).
+ */
+
+export type EeStatus =
+  | "INVALID_ARGUMENT"
+  | "NOT_FOUND"
+  | "UNAUTHENTICATED"
+  | "PERMISSION_DENIED"
+  | "RESOURCE_EXHAUSTED"
+  | "INTERNAL"
+  | "UNAVAILABLE"
+  | "DEADLINE_EXCEEDED";
+
+export class EeApiError extends Error {
+  readonly httpStatus: number;
+  readonly status: EeStatus;
+
+  constructor(httpStatus: number, status: EeStatus, message: string) {
+    super(message);
+    this.name = "EeApiError";
+    this.httpStatus = httpStatus;
+    this.status = status;
+  }
+
+  toJSON(): { error: { code: number; message: string; status: EeStatus } } {
+    return { error: { code: this.httpStatus, message: this.message, status: this.status } };
+  }
+}
+
+/** A 400 for anything wrong with the request itself (Earth Engine's most common error). */
+export function invalidArgument(message: string): EeApiError {
+  return new EeApiError(400, "INVALID_ARGUMENT", message);
+}
+
+export function notFound(message: string): EeApiError {
+  return new EeApiError(404, "NOT_FOUND", message);
+}
+
+export function resourceExhausted(message: string): EeApiError {
+  return new EeApiError(429, "RESOURCE_EXHAUSTED", message);
+}
+
+/** Functions outside the emulator's catalog: the message names the function and the reason. */
+export function notImplemented(functionName: string): EeApiError {
+  return invalidArgument(
+    `${functionName} is not implemented by the ee-snippets emulator: it serves only the algorithms listed at /v1/projects/{project}/algorithms. Use Earth Engine itself for this function.`,
+  );
+}
+
+/** Earth Engine's wording for missing assets; it answers 400 (not 404) for these in computations. */
+export function assetNotFound(
+  caller: "Image.load" | "ImageCollection.load",
+  kind: "Image" | "ImageCollection",
+  id: string,
+): EeApiError {
+  return invalidArgument(
+    `${caller}: ${kind} asset '${id}' not found (does not exist or caller does not have access).`,
+  );
+}

@@ -1,0 +1,812 @@
+/**
+ * The emulator's HTTP server: Earth Engine's REST v1 subset (algorithms, value:compute,
+ * image:computePixels, thumbnails + getPixels), an OAuth-like token endpoint, admin
+ * endpoints, and the cost model applied around every request.
+ */
+import { createHash, randomBytes, verify as verifySignature } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { listAlgorithms } from "./catalog";
+import { type CostModel, FaultInjector, SlidingWindow } from "./costs";
+import { encodePixels } from "./encode";
+import { EeApiError, invalidArgument, resourceExhausted } from "./errors";
+import { evaluateExpression } from "./evaluate";
+import { toJson } from "./functions-describe";
+import { type EeValue, ImageValue } from "./functions-values";
+import * as images from "./image";
+import type { Grid, PixelTypeName, RenderedBand } from "./model";
+import { renderImage } from "./render";
+
+export interface AuthOptions {
+  /** Static tokens accepted as `Authorization: Bearer <token>`. */
+  accessTokens?: string[];
+  /** The refresh token POST /token accepts (grant_type=refresh_token). */
+  refreshToken?: string;
+  /** PEM public key that verifies service-account JWT assertions (RS256). */
+  serviceAccountPublicKeyPem?: string;
+  tokenTtlSeconds?: number;
+}
+
+export interface ServerOptions {
+  model: CostModel;
+  auth?: AuthOptions;
+  /** Request bodies above this get 413 (Earth Engine's own cap is about 10 MB). */
+  maxBodyBytes?: number;
+}
+
+export interface EndpointStats {
+  requests: number;
+  inFlight: number;
+  maxInFlight: number;
+}
+
+export interface EmulatorStats {
+  requests: number;
+  inFlight: number;
+  maxInFlight: number;
+  byStatus: Record<string, number>;
+  byEndpoint: Record<string, EndpointStats>;
+  tokenRequests: number;
+  /** This process's CPU time (user + system) since the last reset. */
+  cpuMs: number;
+}
+
+export interface EmulatorStatus {
+  model: CostModel;
+  stats: EmulatorStats;
+}
+
+/** Earth Engine's computePixels cap: 48 MiB of pixels (values plus one mask byte per pixel). */
+export const MAX_REQUEST_BYTES = 50_331_648;
+/** getDownloadURL/getThumbURL cap (32 MiB). */
+export const MAX_THUMBNAIL_BYTES = 33_554_432;
+export const MAX_GRID_DIMENSION = 32_768;
+export const MAX_THUMBNAIL_DIMENSION = 10_000;
+export const MAX_BANDS = 1024;
+const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+const MAX_STORED_THUMBNAILS = 2000;
+
+const BYTES_PER_SAMPLE: Record<PixelTypeName, number> = {
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  int32: 4,
+  uint32: 4,
+  float32: 4,
+  float64: 8,
+};
+
+const UNAUTHENTICATED_MESSAGE =
+  "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
+
+type EndpointClass =
+  | "algorithms"
+  | "compute"
+  | "computePixels"
+  | "thumbnails"
+  | "getPixels"
+  | "token"
+  | "admin"
+  | "other";
+
+interface Reply {
+  status: number;
+  contentType: string;
+  body: Buffer;
+}
+
+function jsonReply(status: number, value: unknown): Reply {
+  return {
+    status,
+    contentType: "application/json; charset=utf-8",
+    body: Buffer.from(JSON.stringify(value)),
+  };
+}
+
+function errorReply(error: EeApiError): Reply {
+  return jsonReply(error.httpStatus, error.toJSON());
+}
+
+interface ThumbnailRecord {
+  expression: unknown;
+  fileFormat: string;
+  bandIds?: string[];
+  visualizationOptions?: unknown;
+  grid?: unknown;
+}
+
+export class EmulatorServer {
+  readonly server: http.Server;
+  private readonly faults: FaultInjector;
+  private readonly rate = new SlidingWindow();
+  private readonly thumbnails = new Map<string, ThumbnailRecord>();
+  private readonly issuedTokens = new Map<string, number>();
+  private stats!: EmulatorStats;
+  private cpuAtReset = process.cpuUsage();
+  private workInFlight = 0;
+
+  constructor(private readonly options: ServerOptions) {
+    this.faults = new FaultInjector(options.model.faults, options.model.seed);
+    this.resetStats();
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        // Last resort: a bug must cost one request, never the process.
+        if (!res.headersSent) {
+          const reply = errorReply(
+            new EeApiError(500, "INTERNAL", `Emulator internal error: ${messageOf(error)}`),
+          );
+          res.writeHead(reply.status, { "Content-Type": reply.contentType });
+          res.end(reply.body);
+        } else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 30_000;
+  }
+
+  get model(): CostModel {
+    return this.options.model;
+  }
+
+  listen(port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, "127.0.0.1", () => {
+        const { port: bound } = this.server.address() as AddressInfo;
+        resolve(`http://127.0.0.1:${bound}`);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  status(): EmulatorStatus {
+    const cpu = process.cpuUsage(this.cpuAtReset);
+    return {
+      model: this.options.model,
+      stats: { ...this.stats, cpuMs: (cpu.user + cpu.system) / 1000 },
+    };
+  }
+
+  resetStats(): void {
+    this.cpuAtReset = process.cpuUsage();
+    const inFlight = this.stats?.inFlight ?? 0;
+    const byEndpoint: Record<string, EndpointStats> = {};
+    for (const [name, s] of Object.entries(this.stats?.byEndpoint ?? {})) {
+      byEndpoint[name] = { requests: 0, inFlight: s.inFlight, maxInFlight: s.inFlight };
+    }
+    this.stats = {
+      requests: 0,
+      inFlight,
+      maxInFlight: inFlight,
+      byStatus: {},
+      byEndpoint,
+      tokenRequests: 0,
+      cpuMs: 0,
+    };
+  }
+
+  private get authEnabled(): boolean {
+    const auth = this.options.auth;
+    return Boolean(
+      auth &&
+        ((auth.accessTokens?.length ?? 0) > 0 ||
+          auth.refreshToken ||
+          auth.serviceAccountPublicKeyPem),
+    );
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = Date.now();
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const path = url.pathname;
+    const endpoint = classify(req.method ?? "GET", path);
+    const counters = this.stats.byEndpoint[endpoint] ?? {
+      requests: 0,
+      inFlight: 0,
+      maxInFlight: 0,
+    };
+    this.stats.byEndpoint[endpoint] = counters;
+    this.stats.requests++;
+    this.stats.inFlight++;
+    this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.stats.inFlight);
+    counters.requests++;
+    counters.inFlight++;
+    counters.maxInFlight = Math.max(counters.maxInFlight, counters.inFlight);
+    const isWork =
+      endpoint === "compute" ||
+      endpoint === "computePixels" ||
+      endpoint === "thumbnails" ||
+      endpoint === "getPixels";
+    if (isWork) this.workInFlight++;
+    let status = 0;
+    try {
+      const faultable =
+        isWork || (this.options.model.faults.includeMetadata && endpoint !== "token");
+      const fault = faultable ? this.faults.next() : ({ kind: "none" } as const);
+      if (fault.kind === "reset") {
+        status = -1;
+        req.socket.destroy();
+        return;
+      }
+      let reply: Reply;
+      if (isWork && this.workInFlight > this.options.model.maxConcurrent) {
+        reply = errorReply(resourceExhausted("Too many concurrent aggregations."));
+      } else if (isWork && !this.rate.tryAdmit(started, this.options.model.maxRequestsPerSecond)) {
+        reply = errorReply(
+          resourceExhausted(
+            `Quota exceeded: more than ${this.options.model.maxRequestsPerSecond} requests per second for this project. Retry with exponential backoff.`,
+          ),
+        );
+      } else {
+        if (fault.kind === "stall") await sleep(fault.ms);
+        if (fault.kind === "serverError") {
+          await sleep(this.options.model.latencyMs);
+          reply = errorReply(
+            fault.status === 503
+              ? new EeApiError(503, "UNAVAILABLE", "The service is currently unavailable.")
+              : new EeApiError(
+                  500,
+                  "INTERNAL",
+                  "An internal error has occurred (injected by the emulator).",
+                ),
+          );
+        } else {
+          reply = await this.route(req, url, endpoint, started);
+        }
+      }
+      status = reply.status;
+      await this.send(res, reply, fault.kind === "truncate");
+    } finally {
+      this.stats.inFlight--;
+      counters.inFlight--;
+      if (isWork) this.workInFlight--;
+      const key = status === -1 ? "reset" : String(status);
+      this.stats.byStatus[key] = (this.stats.byStatus[key] ?? 0) + 1;
+    }
+  }
+
+  private async route(
+    req: http.IncomingMessage,
+    url: URL,
+    endpoint: EndpointClass,
+    started: number,
+  ): Promise<Reply> {
+    const method = req.method ?? "GET";
+    try {
+      if (endpoint === "admin") {
+        if (method === "GET" && url.pathname === "/emulator/status")
+          return jsonReply(200, this.status());
+        if (method === "POST" && url.pathname === "/emulator/reset-stats") {
+          await drain(req, this.maxBody);
+          this.resetStats();
+          return jsonReply(200, this.status());
+        }
+        throw new EeApiError(404, "NOT_FOUND", `No admin endpoint ${method} ${url.pathname}.`);
+      }
+      if (endpoint === "token") {
+        this.stats.tokenRequests++;
+        return await this.token(req);
+      }
+      if (url.pathname.startsWith("/v1/") && this.authEnabled) this.authorize(req);
+      switch (endpoint) {
+        case "algorithms":
+          await this.delayUntil(started + this.options.model.latencyMs);
+          return jsonReply(200, listAlgorithms());
+        case "compute": {
+          const body = await readJson(req, this.maxBody);
+          const value = evaluateExpression(body.expression);
+          const result = toJson(value);
+          await this.delayUntil(started + this.options.model.latencyMs);
+          return jsonReply(200, { result });
+        }
+        case "computePixels": {
+          const body = await readJson(req, this.maxBody);
+          const value = evaluateExpression(body.expression);
+          return await this.pixels(value, body, "computePixels", started);
+        }
+        case "thumbnails": {
+          const body = await readJson(req, this.maxBody);
+          // Evaluate now so a bad expression fails in getThumbURL's callback, as in Earth Engine.
+          evaluateExpression(body.expression);
+          const fileFormat =
+            typeof body.fileFormat === "string" ? body.fileFormat : "AUTO_JPEG_PNG";
+          const project = /^\/v1\/projects\/([^/]+)\//.exec(url.pathname)?.[1] ?? "emulator";
+          const digest = createHash("sha256")
+            .update(JSON.stringify(body))
+            .digest("hex")
+            .slice(0, 32);
+          const name = `projects/${project}/thumbnails/${digest}`;
+          if (this.thumbnails.size >= MAX_STORED_THUMBNAILS) {
+            this.thumbnails.delete(this.thumbnails.keys().next().value as string);
+          }
+          this.thumbnails.set(name, {
+            expression: body.expression,
+            fileFormat,
+            bandIds: Array.isArray(body.bandIds) ? (body.bandIds as string[]) : undefined,
+            visualizationOptions: body.visualizationOptions,
+            grid: body.grid,
+          });
+          await this.delayUntil(started + this.options.model.latencyMs);
+          return jsonReply(200, { name });
+        }
+        case "getPixels": {
+          await drain(req, this.maxBody);
+          const name = decodeURIComponent(url.pathname.slice("/v1/".length, -":getPixels".length));
+          const record = this.thumbnails.get(name);
+          if (!record)
+            throw new EeApiError(
+              404,
+              "NOT_FOUND",
+              `Thumbnail '${name}' not found: create it with POST .../thumbnails first.`,
+            );
+          let value = evaluateExpression(record.expression);
+          value = applyVisualizationOptions(value, record.visualizationOptions);
+          return await this.pixels(value, { ...record }, "getPixels", started);
+        }
+        default:
+          await drain(req, this.maxBody);
+          throw new EeApiError(
+            404,
+            "NOT_FOUND",
+            `The ee-snippets emulator does not serve ${method} ${url.pathname}.`,
+          );
+      }
+    } catch (error) {
+      if (error instanceof EeApiError) return errorReply(error);
+      if (
+        error instanceof Error &&
+        (error.name === "ImageOperationError" ||
+          error.name === "GridError" ||
+          error.name === "UnsupportedCrsError" ||
+          error.name === "EncodeError")
+      ) {
+        return errorReply(invalidArgument(error.message));
+      }
+      throw error;
+    }
+  }
+
+  private get maxBody(): number {
+    return this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  }
+
+  private async pixels(
+    value: EeValue,
+    body: Record<string, unknown>,
+    source: "computePixels" | "getPixels",
+    started: number,
+  ): Promise<Reply> {
+    if (!(value instanceof ImageValue)) {
+      throw invalidArgument(
+        `${source === "computePixels" ? "image:computePixels" : "getPixels"}: The expression must evaluate to an Image.`,
+      );
+    }
+    let image = value.image;
+    if (Array.isArray(body.bandIds) && body.bandIds.length > 0) {
+      if (!body.bandIds.every((b) => typeof b === "string"))
+        throw invalidArgument("bandIds must be a list of band names.");
+      image = images.select(image, body.bandIds as string[]);
+    }
+    const grid =
+      body.grid !== undefined && body.grid !== null ? parseGrid(body.grid) : defaultGrid(image);
+    const format = parseFormat(body.fileFormat, source);
+    const maxSide = source === "computePixels" ? MAX_GRID_DIMENSION : MAX_THUMBNAIL_DIMENSION;
+    if (grid.width > maxSide || grid.height > maxSide) {
+      throw invalidArgument(
+        `Grid dimensions (${grid.width}x${grid.height}) must be less than or equal to ${maxSide} pixels on each side.`,
+      );
+    }
+    if (image.bands.length > MAX_BANDS) {
+      throw invalidArgument(
+        `Number of bands (${image.bands.length}) must be less than or equal to ${MAX_BANDS}.`,
+      );
+    }
+    if (image.bands.length === 0) throw invalidArgument("The image has no bands to compute.");
+    const bytesPerPixel =
+      image.bands.reduce((sum, band) => sum + BYTES_PER_SAMPLE[band.dataType], 0) + 1;
+    const total = grid.width * grid.height * bytesPerPixel;
+    const cap = source === "computePixels" ? MAX_REQUEST_BYTES : MAX_THUMBNAIL_BYTES;
+    if (total > cap)
+      throw invalidArgument(
+        `Total request size (${total} bytes) must be less than or equal to ${cap} bytes.`,
+      );
+    const pixels = grid.width * grid.height;
+    const limit = this.options.model.faults.memoryLimitPixels;
+    if (limit > 0 && pixels > limit) throw invalidArgument("User memory limit exceeded.");
+    const bands = renderImage(image, grid);
+    const { bytes, contentType } = encode(bands, grid, format);
+    const model = this.options.model;
+    await this.delayUntil(started + model.latencyMs + (model.msPerMegapixel * pixels) / 1e6);
+    return { status: 200, contentType, body: bytes };
+  }
+
+  private async delayUntil(time: number): Promise<void> {
+    const wait = time - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
+
+  private authorize(req: http.IncomingMessage): void {
+    const header = req.headers.authorization;
+    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match) throw new EeApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE);
+    const token = match[1];
+    if (this.options.auth?.accessTokens?.includes(token)) return;
+    const expiry = this.issuedTokens.get(token);
+    if (expiry !== undefined && expiry > Date.now()) return;
+    throw new EeApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE);
+  }
+
+  /** Google's OAuth token endpoint, reduced to the two grants our users have. */
+  private async token(req: http.IncomingMessage): Promise<Reply> {
+    const oauthError = (status: number, error: string, description: string) =>
+      jsonReply(status, { error, error_description: description });
+    if (req.method !== "POST")
+      return oauthError(
+        400,
+        "invalid_request",
+        "Use POST with an application/x-www-form-urlencoded body.",
+      );
+    const raw = (await readBody(req, this.maxBody)).toString("utf8");
+    const form = new URLSearchParams(raw);
+    const grant = form.get("grant_type");
+    const auth = this.options.auth ?? {};
+    const ttl = auth.tokenTtlSeconds ?? 3600;
+    const issue = () => {
+      const accessToken = `ya29.emulator-${randomBytes(24).toString("base64url")}`;
+      this.issuedTokens.set(accessToken, Date.now() + ttl * 1000);
+      return jsonReply(200, { access_token: accessToken, expires_in: ttl, token_type: "Bearer" });
+    };
+    if (grant === "refresh_token") {
+      const given = form.get("refresh_token");
+      if (!given)
+        return oauthError(400, "invalid_request", "Missing required parameter: refresh_token");
+      if (!auth.refreshToken || given !== auth.refreshToken)
+        return oauthError(400, "invalid_grant", "Token has been expired or revoked.");
+      return issue();
+    }
+    if (grant === "urn:ietf:params:oauth:grant-type:jwt-bearer") {
+      const assertion = form.get("assertion");
+      if (!assertion)
+        return oauthError(400, "invalid_request", "Missing required parameter: assertion");
+      if (!auth.serviceAccountPublicKeyPem)
+        return oauthError(
+          400,
+          "invalid_grant",
+          "No service account is configured on this emulator.",
+        );
+      const problem = checkJwt(assertion, auth.serviceAccountPublicKeyPem);
+      if (problem) return oauthError(400, "invalid_grant", problem);
+      return issue();
+    }
+    return oauthError(400, "unsupported_grant_type", `Invalid grant_type: ${grant ?? ""}`);
+  }
+
+  /** Writes the body at the model's bandwidth; a truncated reply promises more than it sends. */
+  private async send(res: http.ServerResponse, reply: Reply, truncate: boolean): Promise<void> {
+    res.writeHead(reply.status, {
+      "Content-Type": reply.contentType,
+      "Content-Length": String(reply.body.length),
+    });
+    const body = truncate ? reply.body.subarray(0, Math.floor(reply.body.length / 2)) : reply.body;
+    const bytesPerMs = (this.options.model.bandwidthMBps * 1e6) / 1000;
+    const chunk = 256 * 1024;
+    const start = Date.now();
+    for (let offset = 0; offset < body.length; offset += chunk) {
+      const piece = body.subarray(offset, Math.min(body.length, offset + chunk));
+      const ok = res.write(piece);
+      if (!ok) await new Promise<void>((resolve) => res.once("drain", resolve));
+      if (bytesPerMs > 0) await this.delayUntil(start + (offset + piece.length) / bytesPerMs);
+      if (res.destroyed) return;
+    }
+    if (truncate) {
+      res.destroy();
+      return;
+    }
+    res.end();
+  }
+}
+
+function classify(method: string, path: string): EndpointClass {
+  if (path === "/token") return "token";
+  if (path.startsWith("/emulator/")) return "admin";
+  if (/^\/v1\/projects\/[^/]+\/algorithms$/.test(path) && method === "GET") return "algorithms";
+  if (/^\/v1\/projects\/[^/]+\/value:compute$/.test(path) && method === "POST") return "compute";
+  if (/^\/v1\/projects\/[^/]+\/image:computePixels$/.test(path) && method === "POST")
+    return "computePixels";
+  if (/^\/v1\/projects\/[^/]+\/thumbnails$/.test(path) && method === "POST") return "thumbnails";
+  if (/^\/v1\/projects\/[^/]+\/thumbnails\/[^/]+:getPixels$/.test(path) && method === "GET")
+    return "getPixels";
+  return "other";
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > maxBytes) {
+    req.resume();
+    throw new EeApiError(
+      413,
+      "INVALID_ARGUMENT",
+      `Request body (${declared} bytes) exceeds the emulator's ${maxBytes}-byte limit.`,
+    );
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      req.resume();
+      throw new EeApiError(
+        413,
+        "INVALID_ARGUMENT",
+        `Request body exceeds the emulator's ${maxBytes}-byte limit.`,
+      );
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function drain(req: http.IncomingMessage, maxBytes: number): Promise<void> {
+  await readBody(req, maxBytes);
+}
+
+async function readJson(
+  req: http.IncomingMessage,
+  maxBytes: number,
+): Promise<Record<string, unknown>> {
+  const raw = await readBody(req, maxBytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString("utf8"));
+  } catch (error) {
+    throw invalidArgument(`Invalid JSON payload received. ${messageOf(error)}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw invalidArgument("Invalid JSON payload received: expected an object.");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** computePixels' `grid` field (PixelGrid) -> Grid, validated. */
+export function parseGrid(raw: unknown): Grid {
+  const grid = raw as {
+    crsCode?: unknown;
+    affineTransform?: Record<string, unknown>;
+    dimensions?: { width?: unknown; height?: unknown };
+  };
+  if (typeof grid !== "object" || grid === null) throw invalidArgument("grid must be an object.");
+  if (typeof grid.crsCode !== "string")
+    throw invalidArgument('grid.crsCode is required, e.g. "EPSG:32617".');
+  const t = grid.affineTransform ?? {};
+  const num = (v: unknown, name: string, fallback?: number): number => {
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw invalidArgument(`grid.affineTransform.${name} must be a number.`);
+    return v;
+  };
+  const affine = {
+    scaleX: num(t.scaleX, "scaleX"),
+    shearX: num(t.shearX, "shearX", 0),
+    translateX: num(t.translateX, "translateX", 0),
+    shearY: num(t.shearY, "shearY", 0),
+    scaleY: num(t.scaleY, "scaleY"),
+    translateY: num(t.translateY, "translateY", 0),
+  };
+  if (affine.scaleX === 0 || affine.scaleY === 0)
+    throw invalidArgument("grid.affineTransform scales must be non-zero.");
+  const width = grid.dimensions?.width;
+  const height = grid.dimensions?.height;
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    (width as number) < 1 ||
+    (height as number) < 1
+  ) {
+    throw invalidArgument("grid.dimensions.width and height must be positive integers.");
+  }
+  return { crsCode: grid.crsCode, affine, width: width as number, height: height as number };
+}
+
+/** Without a grid: the image's own bounded grid (clipToBoundsAndScale sets it), else the thumbnail default. */
+function defaultGrid(image: images.EmImage): Grid {
+  const band = image.bands[0];
+  if (band?.dimensions && !image.thumbnailHint) {
+    const [a, b, c, d, e, f] = band.crsTransform;
+    return {
+      crsCode: band.crsCode,
+      affine: { scaleX: a, shearX: b, translateX: c, shearY: d, scaleY: e, translateY: f },
+      width: band.dimensions[0],
+      height: band.dimensions[1],
+    };
+  }
+  return images.defaultThumbnailGrid(image, {});
+}
+
+type PixelFormat =
+  | "GEO_TIFF"
+  | "NPY"
+  | "PNG"
+  | "JPEG"
+  | "ZIPPED_GEO_TIFF"
+  | "ZIPPED_GEO_TIFF_PER_BAND";
+
+function parseFormat(raw: unknown, source: "computePixels" | "getPixels"): PixelFormat {
+  const format = raw === undefined || raw === null ? "AUTO_JPEG_PNG" : String(raw);
+  switch (format) {
+    case "GEO_TIFF":
+    case "NPY":
+    case "PNG":
+    case "JPEG":
+      return format;
+    case "AUTO_JPEG_PNG":
+      // Earth Engine picks PNG when the image has masked pixels; PNG is always correct.
+      return "PNG";
+    case "ZIPPED_GEO_TIFF":
+    case "ZIPPED_GEO_TIFF_PER_BAND":
+      if (source === "getPixels") return format;
+      break;
+  }
+  throw invalidArgument(
+    `fileFormat '${format}' is not supported by the ee-snippets emulator: use GEO_TIFF, NPY, PNG or JPEG${source === "getPixels" ? " (downloads also ZIPPED_GEO_TIFF, ZIPPED_GEO_TIFF_PER_BAND)" : ""}.`,
+  );
+}
+
+function encode(
+  bands: RenderedBand[],
+  grid: Grid,
+  format: PixelFormat,
+): { bytes: Buffer; contentType: string } {
+  switch (format) {
+    case "GEO_TIFF":
+      return { bytes: encodePixels(bands, grid, "GEO_TIFF"), contentType: "image/tiff" };
+    case "NPY":
+      return { bytes: encodePixels(bands, grid, "NPY"), contentType: "application/octet-stream" };
+    case "PNG":
+      return { bytes: encodePixels(bands, grid, "PNG"), contentType: "image/png" };
+    case "JPEG":
+      return { bytes: encodePixels(bands, grid, "JPEG"), contentType: "image/jpeg" };
+    case "ZIPPED_GEO_TIFF":
+      return {
+        bytes: storedZip([{ name: "download.tif", data: encodePixels(bands, grid, "GEO_TIFF") }]),
+        contentType: "application/zip",
+      };
+    case "ZIPPED_GEO_TIFF_PER_BAND":
+      return {
+        bytes: storedZip(
+          bands.map((band) => ({
+            name: `download.${band.id}.tif`,
+            data: encodePixels([band], grid, "GEO_TIFF"),
+          })),
+        ),
+        contentType: "application/zip",
+      };
+  }
+}
+
+/** Applies a thumbnail's visualizationOptions (ranges, palette, gamma) as Image.visualize would. */
+function applyVisualizationOptions(value: EeValue, raw: unknown): EeValue {
+  if (!(value instanceof ImageValue) || typeof raw !== "object" || raw === null) return value;
+  const options = raw as {
+    ranges?: { min?: number; max?: number }[];
+    paletteColors?: string[];
+    gamma?: { value?: number };
+  };
+  const params: images.VisParams = {};
+  if (Array.isArray(options.ranges) && options.ranges.length > 0) {
+    params.min = options.ranges.map((r) => r.min ?? 0);
+    params.max = options.ranges.map((r) => r.max ?? 1);
+  }
+  if (Array.isArray(options.paletteColors)) params.palette = options.paletteColors;
+  if (typeof options.gamma?.value === "number") params.gamma = options.gamma.value;
+  if (Object.keys(params).length === 0) return value;
+  return new ImageValue(images.visualize(value.image, params));
+}
+
+// --- A stored (uncompressed) ZIP archive: enough for getDownloadURL's zipped GeoTIFFs. ---
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+function crc32(data: Buffer): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function storedZip(files: { name: string; data: Buffer }[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const file of files) {
+    const name = Buffer.from(file.name, "utf8");
+    const crc = crc32(file.data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(file.data.length, 18);
+    local.writeUInt32LE(file.data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(file.data.length, 20);
+    central.writeUInt32LE(file.data.length, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, name, file.data);
+    centrals.push(central, name);
+    offset += local.length + name.length + file.data.length;
+  }
+  const centralSize = centrals.reduce((sum, b) => sum + b.length, 0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(files.length, 8);
+  end.writeUInt16LE(files.length, 10);
+  end.writeUInt32LE(centralSize, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, ...centrals, end]);
+}
+
+/** Verifies an RS256 JWT assertion; returns what is wrong, or undefined when it is valid. */
+function checkJwt(assertion: string, publicKeyPem: string): string | undefined {
+  const parts = assertion.split(".");
+  if (parts.length !== 3) return "Invalid JWT: expected three dot-separated parts.";
+  let header: { alg?: string };
+  let claims: { iss?: string; aud?: string; exp?: number; iat?: number; scope?: string };
+  try {
+    header = JSON.parse(Buffer.from(parts[0], "base64url").toString("utf8"));
+    claims = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+  } catch {
+    return "Invalid JWT: header and claims must be base64url JSON.";
+  }
+  if (header.alg !== "RS256") return `Invalid JWT: alg must be RS256, got ${String(header.alg)}.`;
+  let valid = false;
+  try {
+    valid = verifySignature(
+      "RSA-SHA256",
+      Buffer.from(`${parts[0]}.${parts[1]}`),
+      publicKeyPem,
+      Buffer.from(parts[2], "base64url"),
+    );
+  } catch {
+    valid = false;
+  }
+  if (!valid) return "Invalid JWT Signature.";
+  if (!claims.iss) return "Invalid JWT: the iss claim (service account email) is missing.";
+  if (typeof claims.aud !== "string" || !/\/token$/.test(claims.aud)) {
+    return "Invalid JWT: the aud claim must be the token endpoint URL (…/token).";
+  }
+  const now = Date.now() / 1000;
+  if (
+    typeof claims.exp !== "number" ||
+    claims.exp < now ||
+    (typeof claims.iat === "number" && (claims.iat > now + 300 || claims.exp - claims.iat > 3600))
+  ) {
+    return "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.";
+  }
+  return undefined;
+}

@@ -1,0 +1,227 @@
+/**
+ * Conformance from the client side: the official client builds its API from our catalog
+ * offline, and every function its tutorial-style calls serialize to is one we implement.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { implementedFunctionNames, listAlgorithms } from "../../src/emulator/catalog";
+import { callFunction, evaluateExpression } from "../../src/emulator/evaluate";
+import { FUNCTIONS } from "../../src/emulator/functions";
+import { toJson } from "../../src/emulator/functions-describe";
+
+// biome-ignore lint/suspicious/noExplicitAny: the official client ships no types
+type Any = any;
+const ee: Any = require("@google/earthengine");
+
+function offlineClient(): Any {
+  ee.reset();
+  ee.data.getAlgorithms = (cb?: (r: unknown) => void) => {
+    const converted = ee.rpc_convert.algorithms(listAlgorithms());
+    if (cb) cb(converted);
+    return converted;
+  };
+  ee.initialize(
+    "http://127.0.0.1:1",
+    "http://127.0.0.1:1",
+    null,
+    null,
+    null,
+    "ee-snippets-emulator",
+  );
+  return ee;
+}
+
+function wire(obj: Any): { result: string; values: Record<string, unknown> } {
+  return JSON.parse(ee.Serializer.toCloudApiJSON(obj));
+}
+
+function functionNames(node: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) for (const n of node) functionNames(n, out);
+  else if (node && typeof node === "object") {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === "functionName" && typeof v === "string") out.add(v);
+      else functionNames(v, out);
+    }
+  }
+  return out;
+}
+
+test("every catalog entry has an implementation and vice versa", () => {
+  assert.deepEqual(Object.keys(FUNCTIONS).sort(), implementedFunctionNames());
+  for (const algorithm of listAlgorithms().algorithms) {
+    assert.match(algorithm.name, /^algorithms\//);
+    for (const argument of algorithm.arguments)
+      assert.equal(typeof argument.argumentName, "string");
+  }
+});
+
+test("the official client initializes from the catalog and serializes to implemented functions", () => {
+  const ee = offlineClient();
+  const bbox = ee.Geometry.Rectangle([-82.48, 8.35, -82.39, 8.44]);
+  const col = ee
+    .ImageCollection("COPERNICUS/S2_SR_HARMONIZED")
+    .filterDate("2024-01-01", "2024-07-31")
+    .filterBounds(bbox)
+    .filter(ee.Filter.lt("CLOUDY_PIXEL_PERCENTAGE", 85))
+    .map((img: Any) => img.unmask(-1));
+  const image = ee
+    .Image("COPERNICUS/S2_SR_HARMONIZED/20240103T155907_20240103T160722_T17PLK")
+    .clip(bbox)
+    .visualize({ bands: ["B8", "B4", "B3"], min: 0, max: 5000, gamma: [1.35, 1.35, 1.35] })
+    .clip(bbox)
+    .paint(bbox, "0000ffff", 2);
+  const everything = ee.List([
+    col.aggregate_array("system:index"),
+    image,
+    image.select(["vis-red"], ["r"]).rename(["red"]),
+    image.reproject("EPSG:32617", null, 10),
+    image.select(0).projection(),
+    image.select(0).projection().nominalScale(),
+    image.select(0).projection().crs(),
+    image.bandNames(),
+    image.get("system:index"),
+    image.set("a", 1),
+    col.size(),
+    col.limit(5, "system:time_start", false),
+    col.sort("CLOUDY_PIXEL_PERCENTAGE"),
+    col.first(),
+    col.filter(
+      ee.Filter.and(ee.Filter.eq("MGRS_TILE", "17PLK"), ee.Filter.gt("CLOUDY_PIXEL_PERCENTAGE", 2)),
+    ),
+    col.filter(
+      ee.Filter.or(
+        ee.Filter.lte("CLOUDY_PIXEL_PERCENTAGE", 1),
+        ee.Filter.gte("CLOUDY_PIXEL_PERCENTAGE", 99),
+      ),
+    ),
+    col.reduceColumns(ee.Reducer.toList(), ["system:index"]),
+    ee.FeatureCollection([ee.Feature(bbox, { a: 1 })]),
+    ee.Geometry.Point([1, 2]),
+    ee.Geometry.MultiPolygon([
+      [
+        [
+          [0, 0],
+          [1, 0],
+          [1, 1],
+          [0, 0],
+        ],
+      ],
+    ]),
+    ee.Image(1).clipToBoundsAndScale(bbox, undefined, undefined, 256),
+  ]);
+  const names = functionNames(wire(everything));
+  const implemented = new Set(implementedFunctionNames());
+  for (const name of names)
+    assert.ok(implemented.has(name), `${name} is serialized by the client but not implemented`);
+  for (const name of [
+    "ImageCollection.load",
+    "Filter.dateRangeContains",
+    "Filter.intersects",
+    "Image.paint",
+    "Collection.limit",
+    "Filter.not",
+  ]) {
+    assert.ok(names.has(name), `${name} expected in the wire form`);
+  }
+});
+
+test("the tutorial's search evaluates offline to scene ids over David, Panama", () => {
+  const ee = offlineClient();
+  const bbox = ee.Geometry.Rectangle([-82.48, 8.35, -82.39, 8.44]);
+  const search = ee
+    .ImageCollection("COPERNICUS/S2_SR")
+    .filterDate("2024-01-01", "2024-07-31")
+    .filterBounds(bbox)
+    .filter(ee.Filter.lt("CLOUDY_PIXEL_PERCENTAGE", 85))
+    .map((img: Any) => img.unmask(-1))
+    .aggregate_array("system:index");
+  const ids = toJson(evaluateExpression(wire(search))) as string[];
+  assert.ok(ids.length > 20 && ids.length < 43, `got ${ids.length}`);
+  for (const id of ids) assert.match(id, /^2024\d{4}T\d{6}_\d{8}T\d{6}_T17PLK$/);
+  const sorted = ee
+    .ImageCollection("COPERNICUS/S2_SR")
+    .filterDate("2024-01-01", "2024-02-01")
+    .filterBounds(bbox);
+  const clouds = toJson(
+    evaluateExpression(
+      wire(
+        sorted.sort("CLOUDY_PIXEL_PERCENTAGE", false).aggregate_array("CLOUDY_PIXEL_PERCENTAGE"),
+      ),
+    ),
+  ) as number[];
+  assert.deepEqual(
+    clouds,
+    [...clouds].sort((a, b) => b - a),
+  );
+  assert.equal(toJson(evaluateExpression(wire(sorted.size()))), clouds.length);
+  const listed = toJson(
+    evaluateExpression(wire(sorted.reduceColumns(ee.Reducer.toList(), ["system:index"]))),
+  ) as {
+    list: string[];
+  };
+  assert.equal(listed.list.length, clouds.length);
+});
+
+test("getInfo shapes match Earth Engine's", () => {
+  const ee = offlineClient();
+  const id = "COPERNICUS/S2_SR_HARMONIZED/20240103T155907_20240103T160722_T17PLK";
+  const info = toJson(evaluateExpression(wire(ee.Image(id)))) as Any;
+  assert.equal(info.type, "Image");
+  assert.equal(info.id, id);
+  assert.equal(typeof info.version, "number");
+  const b4 = info.bands.find((b: Any) => b.id === "B4");
+  assert.deepEqual(b4, {
+    id: "B4",
+    data_type: { type: "PixelType", precision: "int", min: 0, max: 65535 },
+    dimensions: [10980, 10980],
+    crs: "EPSG:32617",
+    crs_transform: [10, 0, 300000, 0, -10, 1009800],
+  });
+  assert.equal(info.properties["system:index"], id.split("/")[2]);
+  const proj = toJson(evaluateExpression(wire(ee.Image(id).select("B4").projection()))) as Any;
+  assert.deepEqual(proj, {
+    type: "Projection",
+    crs: "EPSG:32617",
+    transform: [10, 0, 300000, 0, -10, 1009800],
+  });
+  const bbox = ee.Geometry.Rectangle([-82.48, 8.35, -82.39, 8.44]);
+  const collection = toJson(
+    evaluateExpression(
+      wire(
+        ee
+          .ImageCollection("COPERNICUS/S2_SR")
+          .filterDate("2024-01-01", "2024-01-15")
+          .filterBounds(bbox),
+      ),
+    ),
+  ) as Any;
+  assert.equal(collection.type, "ImageCollection");
+  assert.equal(collection.id, "COPERNICUS/S2_SR");
+  assert.deepEqual(collection.bands, []);
+  assert.ok(collection.features.length >= 2);
+  assert.equal(collection.features[0].type, "Image");
+  assert.match(collection.features[0].id, /^COPERNICUS\/S2_SR\/2024/);
+});
+
+test("errors use Earth Engine's wording", () => {
+  assert.throws(
+    () => callFunction("Image.addBands", {}),
+    /Image\.addBands is not implemented by the ee-snippets emulator/,
+  );
+  assert.throws(() => callFunction("ImageCollection.load", { id: "NASA/NOPE" }), {
+    message:
+      "ImageCollection.load: ImageCollection asset 'NASA/NOPE' not found (does not exist or caller does not have access).",
+  });
+  assert.throws(
+    () => callFunction("Image.clip", { input: 1 }),
+    /Image\.clip: Parameter 'geometry' is required\./,
+  );
+  assert.throws(
+    () => evaluateExpression({ result: "0", values: {} }),
+    /result '0' is not among its values/,
+  );
+  const deep: Record<string, unknown> = {};
+  for (let i = 0; i < 500; i++) deep[String(i)] = { valueReference: String(i + 1) };
+  deep["500"] = { constantValue: 1 };
+  assert.throws(() => evaluateExpression({ result: "0", values: deep }), /Expression too deep/);
+});
