@@ -235,10 +235,14 @@ export async function initializeEe(options: InitializeOptions): Promise<Ee> {
   return ee as unknown as Ee;
 }
 
+// The client only asks its refresher for a new token when a client id is set; any
+// non-empty id works because our refresher ignores it.
+const EE_CLIENT_ID = "ee-snippets";
+
 /** Hands a fresh token to the client; `false` keeps the client from loading a browser auth library. */
 export function setEeToken(token: EeToken): void {
   loadRaw().data.setAuthToken(
-    "",
+    EE_CLIENT_ID,
     "Bearer",
     token.accessToken,
     token.expiresInSeconds,
