@@ -1,0 +1,654 @@
+/**
+ * downloadImage: one Earth Engine image to one GeoTIFF over a region, in as many
+ * computePixels requests as the limits require, through the session's RequestLimiter.
+ *
+ * Flow: plan the grid -> serialize the image once -> one metadata round trip (band names,
+ * types, native scale) -> plan request windows -> fetch windows concurrently (retries, and
+ * splits on size refusals) -> stream them into the GeoTIFF writer -> rename into place.
+ * Only the Backend (URL + authorization) says where requests go, so the same code serves
+ * Earth Engine and the emulator.
+ */
+import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import { createReadStream } from "node:fs";
+import { lstat } from "node:fs/promises";
+import { resolve as resolvePath } from "node:path";
+import { type Backend, projectUrl } from "../backend";
+import { type CloudExpression, type EeImage, serializeExpression } from "../ee/client";
+import type { PixelTypeName } from "../emulator/model";
+import { GeoTiffWriter } from "../geotiff/writer";
+import {
+  DownloadAbortedError,
+  DownloadParameterError,
+  formatBytes,
+  isAbortError,
+  OutputExistsError,
+  OutputTooLargeError,
+  RequestError,
+  ResponseFormatError,
+  throwIfAborted,
+} from "./errors";
+import { type OutputGrid, planGrid, type RegionLike } from "./grid";
+import type { RequestLimiter } from "./limiter";
+import { decodeNpy, npyToPixels, type SampleArray } from "./npy";
+import { withRetries } from "./retry";
+import { MAX_REQUEST_BYTES, planTiles, type RequestTile, splitWindow } from "./tiles";
+import { DEFAULT_REQUEST_TIMEOUT_MS, eeRequest } from "./transport";
+
+export interface DownloadProgress {
+  tilesDone: number;
+  tilesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface DownloadOptions {
+  /** GeoJSON Polygon/MultiPolygon in lon/lat, or an AOI object with `.geometry`. */
+  region: RegionLike;
+  /** Pixel size: metres for UTM output; DEGREES when crs is "EPSG:4326". */
+  scale: number;
+  /** Output CRS, "EPSG:4326" or a UTM zone; default the UTM zone of the region's centre. */
+  crs?: string;
+  /**
+   * Written as GDAL_NODATA; default 0 (what computePixels fills masked pixels with). Another
+   * value also unmasks the image with it server-side, so masked pixels carry that value.
+   */
+  nodata?: number;
+  /** Replace an existing file. Default false: a valid complete file is skipped, anything else is an error. */
+  overwrite?: boolean;
+  /** Per-request cap, w*h*(band bytes + 1 mask byte); default 50331648 (computePixels' 48 MiB). */
+  maxRequestBytes?: number;
+  /** Plan at least this many requests when the image has enough tiles (parallelism); default 4. */
+  minRequests?: number;
+  /** Internal GeoTIFF tile size; request windows align to it. Default 512. */
+  tileSize?: number;
+  signal?: AbortSignal;
+  /** Called at most every 100 ms and once at the end. */
+  onProgress?: (p: DownloadProgress) => void;
+  /** Deadline per request (whole reply); default 120 s. */
+  requestTimeoutMs?: number;
+  /** Retries per request for transient failures; default 6. */
+  retries?: number;
+  /** Uncompressed output size above which allowLarge is required; default 4 GiB. */
+  maxOutputBytes?: number;
+  allowLarge?: boolean;
+  /**
+   * The data's native resolution in output units, for the upsampling warning. Needed for
+   * visualized images whose bands no longer carry a native projection.
+   */
+  nativeScale?: number;
+  /** SHA-256 of the finished file in result.sha256; default true. */
+  checksum?: boolean;
+}
+
+export interface DownloadResult {
+  path: string;
+  width: number;
+  height: number;
+  bands: number;
+  bandNames: string[];
+  sampleType: PixelTypeName;
+  crs: string;
+  /** [scaleX, shearX, translateX, shearY, scaleY, translateY] */
+  transform: number[];
+  /** Size of the file on disk. */
+  bytes: number;
+  /** Uncompressed pixel bytes downloaded into the file. */
+  pixelBytes: number;
+  /** Request windows planned (before splits). */
+  tiles: number;
+  /** HTTP requests made, metadata and retries included. */
+  requests: number;
+  retries: number;
+  splits: number;
+  ms: number;
+  skipped: boolean;
+  warnings: string[];
+  sha256?: string;
+}
+
+/** What downloadImage needs of a session: where requests go and the shared limiter. */
+export interface DownloadSession {
+  backend: Backend;
+  requests: RequestLimiter;
+}
+
+/** Earth Engine's band description in getInfo/value:compute replies. */
+interface BandInfoJson {
+  id: string;
+  data_type?: { type?: string; precision?: string; min?: number; max?: number };
+  crs?: string;
+  crs_transform?: number[];
+}
+
+export interface ImageBands {
+  names: string[];
+  types: PixelTypeName[];
+  /** Smallest native pixel size among bands with a real projection, in metres; undefined if none. */
+  nativeScaleMetres: number | undefined;
+}
+
+const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 ** 3;
+const DEFAULT_MIN_REQUESTS = 4;
+const PROGRESS_INTERVAL_MS = 100;
+/** Metres per degree at the equator, to compare degree scales with metre scales. */
+const METRES_PER_DEGREE = 111_319.49;
+
+const BYTES: Record<PixelTypeName, number> = {
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  float64: 8,
+};
+
+export async function downloadImage(
+  session: DownloadSession,
+  image: EeImage | CloudExpression,
+  path: string,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
+  const started = performance.now();
+  const { backend, requests: limiter } = session;
+  const userSignal = options.signal;
+  throwIfAborted(userSignal);
+  const target = resolvePath(path);
+  const tileSize = options.tileSize ?? 512;
+  const maxRequestBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
+  const retriesAllowed = options.retries ?? 6;
+  const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  checkOptions(options);
+
+  const grid = planGrid(options.region, { scale: options.scale, crs: options.crs });
+  let expression = toExpression(image);
+  if (options.nodata !== undefined && options.nodata !== 0) {
+    expression = unmasked(expression, options.nodata);
+  }
+
+  const counters = { requests: 0, retries: 0, splits: 0 };
+  // Aborted when the caller aborts or any window fails for good, so siblings stop at once.
+  const controller = new AbortController();
+  // Every request, retry wait and queued slot listens on it: hundreds of listeners are normal.
+  setMaxListeners(0, controller.signal);
+  const onUserAbort = () => controller.abort(userSignal?.reason);
+  userSignal?.addEventListener("abort", onUserAbort, { once: true });
+  const signal = controller.signal;
+
+  /** One request through the limiter, retried while transient; counts everything. */
+  const call = (method: string, body: unknown): Promise<Buffer> =>
+    withRetries(
+      () =>
+        limiter.run(() => {
+          counters.requests++;
+          return eeRequest(backend, `${projectUrl(backend)}/${method}`, body, {
+            timeoutMs,
+            signal,
+          });
+        }, signal),
+      {
+        signal,
+        policy: { retries: retriesAllowed },
+        onRetry: () => {
+          counters.retries++;
+        },
+      },
+    );
+
+  let writer: GeoTiffWriter | undefined;
+  try {
+    const bands = await fetchBands(call, expression);
+    const sampleType = commonType(bands.types);
+    const warnings: string[] = [];
+    const pixelBytes = grid.width * grid.height * bands.names.length * BYTES[sampleType];
+    const scaleWarning = upsamplingWarning(grid, options, bands, sampleType);
+    if (scaleWarning) warnings.push(scaleWarning);
+    if (new Set(bands.types).size > 1) {
+      warnings.push(
+        `Bands have different types (${bands.types.join(", ")}); all are written as ${sampleType}.`,
+      );
+    }
+    const cap = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    if (pixelBytes > cap && options.allowLarge !== true) {
+      throw new OutputTooLargeError(
+        pixelBytes,
+        cap,
+        `${grid.width}x${grid.height} px x ${bands.names.length} bands of ${sampleType} at scale ${options.scale}`,
+      );
+    }
+    const nodata = options.nodata ?? (sampleType.startsWith("float") ? undefined : 0);
+    const spec = {
+      width: grid.width,
+      height: grid.height,
+      bands: bands.names.length,
+      sampleType,
+      epsg: grid.epsg,
+      transform: grid.transform,
+      nodata,
+      bandNames: bands.names,
+      tileSize,
+      compression: "deflate" as const,
+    };
+
+    const base = {
+      path: target,
+      width: grid.width,
+      height: grid.height,
+      bands: bands.names.length,
+      bandNames: bands.names,
+      sampleType,
+      crs: grid.crsCode,
+      transform: [...grid.transform],
+      pixelBytes,
+      warnings,
+    };
+
+    const existing = await lstat(target).catch(() => undefined);
+    if (existing && options.overwrite !== true) {
+      const problem = await existingFileProblem(target, spec, signal);
+      if (problem) throw new OutputExistsError(target, problem);
+      return {
+        ...base,
+        bytes: existing.size,
+        tiles: 0,
+        requests: counters.requests,
+        retries: counters.retries,
+        splits: 0,
+        ms: performance.now() - started,
+        skipped: true,
+        sha256: options.checksum === false ? undefined : await sha256File(target),
+      };
+    }
+
+    const windows = planTiles(grid, {
+      bandBytes: bands.types.map((t) => BYTES[t]),
+      maxRequestBytes,
+      tileSize,
+      minWindows: options.minRequests ?? DEFAULT_MIN_REQUESTS,
+    });
+    // No signal for the writer: the catch below aborts it and waits for its cleanup, so the
+    // temporary file is gone by the time downloadImage rejects.
+    writer = await GeoTiffWriter.open(target, spec, { overwrite: options.overwrite });
+    const openWriter = writer;
+
+    const progress = {
+      tilesDone: 0,
+      tilesTotal: windows.length,
+      bytesDone: 0,
+      bytesTotal: pixelBytes,
+    };
+    let lastReport = 0;
+    const report = (force: boolean) => {
+      if (!options.onProgress) return;
+      const now = performance.now();
+      if (!force && now - lastReport < PROGRESS_INTERVAL_MS) return;
+      lastReport = now;
+      options.onProgress({ ...progress });
+    };
+    const pixelSize = bands.names.length * BYTES[sampleType];
+
+    /** Fetches a window (splitting it while the server refuses its size) and writes it. */
+    const fetchWindow = async (window: RequestTile): Promise<void> => {
+      let pixels: SampleArray;
+      try {
+        pixels = await fetchPixels(call, expression, grid, window, bands.names, sampleType);
+      } catch (error) {
+        const halves =
+          error instanceof RequestError && error.split ? splitWindow(window, tileSize) : undefined;
+        if (!halves) throw error;
+        counters.splits++;
+        await Promise.all(halves.map(fetchWindow));
+        return;
+      }
+      await openWriter.writeWindow(window.x0, window.y0, window.width, window.height, pixels);
+      progress.bytesDone += window.width * window.height * pixelSize;
+      report(false);
+    };
+
+    // Enough workers to keep the session's limiter busy; each holds at most one window's
+    // pixels, so memory is bounded by requests in flight, not by the image.
+    const workers = Math.min(windows.length, limiter.stats().limit);
+    let next = 0;
+    let firstError: unknown;
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        while (next < windows.length && !signal.aborted) {
+          const window = windows[next++];
+          try {
+            await fetchWindow(window);
+            progress.tilesDone++;
+            report(false);
+          } catch (error) {
+            if (firstError === undefined) firstError = error;
+            controller.abort(error);
+          }
+        }
+      }),
+    );
+    if (userSignal?.aborted) throw new DownloadAbortedError(userSignal.reason);
+    if (firstError !== undefined) throw firstError;
+
+    const finished = await openWriter.finish();
+    writer = undefined;
+    report(true);
+    return {
+      ...base,
+      path: finished.path,
+      bytes: finished.bytes,
+      tiles: windows.length,
+      requests: counters.requests,
+      retries: counters.retries,
+      splits: counters.splits,
+      ms: performance.now() - started,
+      skipped: false,
+      sha256: options.checksum === false ? undefined : await sha256File(finished.path),
+    };
+  } catch (error) {
+    if (writer) await writer.abort().catch(() => undefined);
+    if (userSignal?.aborted && !(error instanceof DownloadAbortedError)) {
+      throw new DownloadAbortedError(userSignal.reason);
+    }
+    throw error;
+  } finally {
+    userSignal?.removeEventListener("abort", onUserAbort);
+  }
+}
+
+type Call = (method: string, body: unknown) => Promise<Buffer>;
+
+async function fetchPixels(
+  call: Call,
+  expression: CloudExpression,
+  grid: OutputGrid,
+  window: RequestTile,
+  bandNames: string[],
+  sampleType: PixelTypeName,
+): Promise<SampleArray> {
+  const [scaleX, shearX, translateX, shearY, scaleY, translateY] = grid.transform;
+  const body = {
+    expression,
+    fileFormat: "NPY",
+    bandIds: bandNames,
+    grid: {
+      crsCode: grid.crsCode,
+      // Whole-pixel offsets of the output grid, so every window lands exactly on it.
+      affineTransform: {
+        scaleX,
+        shearX,
+        translateX: translateX + window.x0 * scaleX + window.y0 * shearX,
+        shearY,
+        scaleY,
+        translateY: translateY + window.x0 * shearY + window.y0 * scaleY,
+      },
+      dimensions: { width: window.width, height: window.height },
+    },
+  };
+  // A reply of the wrong shape may be a glitch (retry once), twice means the server
+  // disagrees with us about the image: stop with its description.
+  for (let attempt = 0; ; attempt++) {
+    const bytes = await call("image:computePixels", body);
+    try {
+      return npyToPixels(
+        decodeNpy(bytes),
+        { width: window.width, height: window.height, bands: bandNames },
+        sampleType,
+      );
+    } catch (error) {
+      if (!(error instanceof ResponseFormatError) || attempt >= 1) throw error;
+    }
+  }
+}
+
+/** Band names, types and native scale, in one value:compute round trip (the image's getInfo). */
+async function fetchBands(call: Call, expression: CloudExpression): Promise<ImageBands> {
+  const reply = await call("value:compute", { expression });
+  let info: { result?: { type?: string; bands?: BandInfoJson[] } };
+  try {
+    info = JSON.parse(reply.toString("utf8"));
+  } catch {
+    throw new ResponseFormatError("The image metadata reply (value:compute) is not JSON.");
+  }
+  return parseBands(info.result);
+}
+
+/** Reads getInfo's band list: names, output sample types, native resolution. */
+export function parseBands(
+  info: { type?: string; bands?: BandInfoJson[] } | undefined,
+): ImageBands {
+  const bands = info?.bands;
+  if (!Array.isArray(bands)) {
+    throw new DownloadParameterError(
+      `Expected an ee.Image to download, got ${info?.type ?? "something else"}.`,
+    );
+  }
+  if (bands.length === 0) {
+    throw new DownloadParameterError(
+      "The image has no bands (an empty collection's mosaic, or a select() that matched nothing); nothing to download.",
+    );
+  }
+  if (bands.length > 1024) {
+    throw new DownloadParameterError(
+      `The image has ${bands.length} bands; computePixels serves at most 1024: select() fewer.`,
+    );
+  }
+  const types = bands.map((b) => pixelType(b));
+  let native: number | undefined;
+  for (const b of bands) {
+    const t = b.crs_transform;
+    if (!t || t.length < 6 || !b.crs) continue;
+    const size = Math.hypot(t[0], t[3]);
+    // Earth Engine's default projection (EPSG:4326, 1-degree pixels) means "no native grid".
+    if (b.crs === "EPSG:4326" && size === 1) continue;
+    const metres = b.crs === "EPSG:4326" ? size * METRES_PER_DEGREE : size;
+    if (metres > 0 && (native === undefined || metres < native)) native = metres;
+  }
+  return { names: bands.map((b) => b.id), types, nativeScaleMetres: native };
+}
+
+/** Earth Engine's PixelType (precision + range) as the smallest sample type that holds it. */
+export function pixelType(band: BandInfoJson): PixelTypeName {
+  const dt = band.data_type ?? {};
+  if (dt.precision === "double") return "float64";
+  if (dt.precision === "float") return "float32";
+  const min = dt.min ?? Number.NEGATIVE_INFINITY;
+  const max = dt.max ?? Number.POSITIVE_INFINITY;
+  const candidates: [PixelTypeName, number, number][] = [
+    ["uint8", 0, 255],
+    ["int8", -128, 127],
+    ["uint16", 0, 65535],
+    ["int16", -32768, 32767],
+    ["uint32", 0, 4294967295],
+    ["int32", -2147483648, 2147483647],
+  ];
+  for (const [name, lo, hi] of candidates) if (min >= lo && max <= hi) return name;
+  return "float64";
+}
+
+/** One sample type for all bands (a GeoTIFF has one): the narrowest that holds every band. */
+export function commonType(types: PixelTypeName[]): PixelTypeName {
+  if (types.every((t) => t === types[0])) return types[0];
+  if (types.includes("float64")) return "float64";
+  const ranges: Record<string, [number, number]> = {
+    uint8: [0, 255],
+    int8: [-128, 127],
+    uint16: [0, 65535],
+    int16: [-32768, 32767],
+    uint32: [0, 4294967295],
+    int32: [-2147483648, 2147483647],
+  };
+  const ints = types.filter((t) => t in ranges);
+  const lo = Math.min(...ints.map((t) => ranges[t][0]));
+  const hi = Math.max(...ints.map((t) => ranges[t][1]));
+  if (types.includes("float32")) {
+    // float32 holds integers exactly up to 2^24: 8- and 16-bit bands survive, 32-bit don't.
+    return lo >= -32768 && hi <= 65535 ? "float32" : "float64";
+  }
+  return pixelType({ id: "", data_type: { precision: "int", min: lo, max: hi } });
+}
+
+function upsamplingWarning(
+  grid: OutputGrid,
+  options: DownloadOptions,
+  bands: ImageBands,
+  sampleType: PixelTypeName,
+): string | undefined {
+  const toMetres = grid.epsg === 4326 ? METRES_PER_DEGREE : 1;
+  const nativeMetres =
+    options.nativeScale !== undefined ? options.nativeScale * toMetres : bands.nativeScaleMetres;
+  if (nativeMetres === undefined) return undefined;
+  const scaleMetres = options.scale * toMetres;
+  if (scaleMetres >= nativeMetres * 0.999) return undefined;
+  const factor = (nativeMetres / scaleMetres) ** 2;
+  const bytes = grid.width * grid.height * bands.names.length * BYTES[sampleType];
+  const nativeOptionScale = nativeMetres / toMetres;
+  const nativeBytes = bytes / factor;
+  return `scale ${options.scale} is finer than the data's native ${round(nativeOptionScale)}: every source pixel becomes ~${round(
+    factor,
+  )} output pixels with no extra detail. Estimated output ${grid.width}x${grid.height} px, ${formatBytes(
+    bytes,
+  )} uncompressed; scale ${round(nativeOptionScale)} would give ~${formatBytes(nativeBytes)}.`;
+}
+
+function round(n: number): string {
+  return Number(n.toPrecision(3)).toString();
+}
+
+function checkOptions(options: DownloadOptions): void {
+  const positive = (name: string, v: number | undefined, integer = false) => {
+    if (v === undefined) return;
+    if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+      throw new DownloadParameterError(
+        `${name} must be a positive ${integer ? "integer" : "number"}, got ${v}.`,
+      );
+    }
+  };
+  positive("requestTimeoutMs", options.requestTimeoutMs);
+  positive("maxRequestBytes", options.maxRequestBytes, true);
+  positive("maxOutputBytes", options.maxOutputBytes);
+  positive("minRequests", options.minRequests, true);
+  positive("nativeScale", options.nativeScale);
+  if (options.maxRequestBytes !== undefined && options.maxRequestBytes > MAX_REQUEST_BYTES) {
+    throw new DownloadParameterError(
+      `maxRequestBytes ${options.maxRequestBytes} is above computePixels' limit of ${MAX_REQUEST_BYTES} bytes (48 MiB).`,
+    );
+  }
+  if (
+    options.retries !== undefined &&
+    !(Number.isInteger(options.retries) && options.retries >= 0)
+  ) {
+    throw new DownloadParameterError(
+      `retries must be a whole number >= 0, got ${options.retries}.`,
+    );
+  }
+  if (options.nodata !== undefined && !Number.isFinite(options.nodata)) {
+    throw new DownloadParameterError(`nodata must be a finite number, got ${options.nodata}.`);
+  }
+}
+
+function isCloudExpression(x: unknown): x is CloudExpression {
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    typeof (x as CloudExpression).result === "string" &&
+    typeof (x as CloudExpression).values === "object" &&
+    typeof (x as { evaluate?: unknown }).evaluate !== "function"
+  );
+}
+
+function toExpression(image: EeImage | CloudExpression): CloudExpression {
+  if (isCloudExpression(image)) return image;
+  if (!image || typeof (image as EeImage).evaluate !== "function") {
+    throw new DownloadParameterError(
+      "downloadImage needs an ee.Image (or its serialized expression).",
+    );
+  }
+  return serializeExpression(image);
+}
+
+/** Wraps an expression in Image.unmask(value), so masked pixels carry the nodata value. */
+function unmasked(expression: CloudExpression, value: number): CloudExpression {
+  let id = "download_unmask";
+  while (id in expression.values) id += "_";
+  return {
+    result: id,
+    values: {
+      ...expression.values,
+      [id]: {
+        functionInvocationValue: {
+          functionName: "Image.unmask",
+          arguments: {
+            input: { valueReference: expression.result },
+            value: { constantValue: value },
+            sameFootprint: { constantValue: false },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** Why an existing file is not the one we would write, or undefined when it is. */
+async function existingFileProblem(
+  path: string,
+  spec: {
+    width: number;
+    height: number;
+    bands: number;
+    sampleType: PixelTypeName;
+    epsg: number;
+    transform: number[];
+    tileSize: number;
+  },
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const geotiff = await import("geotiff");
+  let tiff: Awaited<ReturnType<typeof geotiff.fromFile>> | undefined;
+  try {
+    tiff = await geotiff.fromFile(path);
+    const image = await tiff.getImage();
+    const width = image.getWidth();
+    const height = image.getHeight();
+    if (width !== spec.width || height !== spec.height) {
+      return `it is ${width}x${height} px, the grid is ${spec.width}x${spec.height}`;
+    }
+    const bands = image.getSamplesPerPixel();
+    if (bands !== spec.bands) return `it has ${bands} bands, the image has ${spec.bands}`;
+    const bits = image.getBitsPerSample(0);
+    if (bits !== BYTES[spec.sampleType] * 8)
+      return `it has ${bits}-bit samples, expected ${spec.sampleType}`;
+    const keys = image.getGeoKeys() ?? {};
+    const epsg = keys.ProjectedCSTypeGeoKey ?? keys.GeographicTypeGeoKey;
+    if (epsg !== spec.epsg) return `its CRS is EPSG:${epsg}, the grid's is EPSG:${spec.epsg}`;
+    const [ox, oy] = image.getOrigin();
+    const [rx, ry] = image.getResolution();
+    const [sx, , tx, , sy, ty] = spec.transform;
+    const tol = Math.abs(sx) * 1e-6;
+    if (
+      Math.abs(ox - tx) > tol ||
+      Math.abs(oy - ty) > tol ||
+      Math.abs(rx - sx) > tol ||
+      Math.abs(ry - sy) > tol
+    ) {
+      return "its georeferencing differs from the planned grid";
+    }
+    // The last tile is written last in no particular order, but it is the one a truncated
+    // copy loses first: decoding it proves the tile index and data reach the file's end.
+    const x0 = Math.floor((width - 1) / spec.tileSize) * spec.tileSize;
+    const y0 = Math.floor((height - 1) / spec.tileSize) * spec.tileSize;
+    await image.readRasters({ window: [x0, y0, width, height], signal });
+    return undefined;
+  } catch (error) {
+    if (isAbortError(error)) throw error;
+    return `it cannot be read as a GeoTIFF: ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    await tiff?.close();
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}

@@ -1,0 +1,28 @@
+/** The download engine's public surface: plan, schedule, fetch and write. */
+export {
+  type DownloadOptions,
+  type DownloadProgress,
+  type DownloadResult,
+  type DownloadSession,
+  downloadImage,
+} from "./download-image";
+export {
+  AuthorizationError,
+  DownloadAbortedError,
+  DownloadError,
+  DownloadParameterError,
+  OutputExistsError,
+  OutputTooLargeError,
+  RequestError,
+  ResponseFormatError,
+} from "./errors";
+export { type OutputGrid, planGrid, type RegionLike } from "./grid";
+export {
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_PER_SECOND,
+  type LimiterStats,
+  RequestLimiter,
+  type RequestLimiterOptions,
+} from "./limiter";
+export { MAX_REQUEST_BYTES, MAX_REQUEST_SIDE, planTiles, type RequestTile } from "./tiles";
+export { closeIdleConnections, openSocketCount } from "./transport";
