@@ -22,7 +22,7 @@ export {
 export type { Ee, EeImage, EeImageCollection } from "./ee/client";
 export { evaluate, getThumbUrl, serializeExpression } from "./ee/client";
 export { Manifest, type ManifestEntry } from "./manifest";
-export { snippetPath } from "./outputs";
+export { OutputDirError, OutputPathError, snippetPath } from "./outputs";
 export { ProgressBar } from "./progress";
 export { type RunItem, type RunOptions, type RunReport, runConcurrent, runSequential } from "./run";
 export { findImages, type ImageInfo, SearchError, type SearchOptions } from "./search";

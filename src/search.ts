@@ -1,6 +1,6 @@
 import { type Aoi, aoiToEe } from "./aoi";
 import { collectionFacts, DEFAULT_COLLECTION } from "./collections";
-import { type Ee, type EeImageCollection, evaluate } from "./ee/client";
+import { type Ee, type EeGeometry, evaluate } from "./ee/client";
 
 /** One image found over the AOI. */
 export interface ImageInfo {
@@ -92,10 +92,12 @@ export async function findImages(
   }
 
   const region = aoiToEe(ee, options.aoi);
-  const byDate = ee.ImageCollection(collection).filterDate(isoDate(start), isoDate(end));
-  const byBounds = byDate.filterBounds(region);
   const cloudProperty = facts?.cloudProperty ?? "CLOUDY_PIXEL_PERCENTAGE";
-  const filtered = byBounds.filter(ee.Filter.lt(cloudProperty, maxCloud));
+  const filtered = ee
+    .ImageCollection(collection)
+    .filterDate(isoDate(start), isoDate(end))
+    .filterBounds(region)
+    .filter(ee.Filter.lt(cloudProperty, maxCloud));
 
   const columns = ["system:index", "system:time_start", cloudProperty, "MGRS_TILE"];
   const [ids, times, clouds, tiles] = await evaluate<unknown[][]>(
@@ -103,13 +105,7 @@ export async function findImages(
   );
   if (!Array.isArray(ids) || ids.length === 0) {
     throw new SearchError(
-      await explainEmpty(ee, [byDate, byBounds, filtered], {
-        collection,
-        start,
-        end,
-        maxCloud,
-        aoi: options.aoi,
-      }),
+      await explainEmpty(ee, region, { collection, start, end, maxCloud, aoi: options.aoi }),
     );
   }
   const images = ids.map((id, i): ImageInfo => {
@@ -127,22 +123,31 @@ export async function findImages(
   return images.sort((a, b) => a.time - b.time || a.id.localeCompare(b.id));
 }
 
+/**
+ * Which filter removed every image. Counts start from the AOI, never from the date range
+ * alone: a date-only count spans the whole planet and Earth Engine aborts such queries.
+ */
 async function explainEmpty(
   ee: Ee,
-  stages: EeImageCollection[],
+  region: EeGeometry,
   context: { collection: string; start: number; end: number; maxCloud: number; aoi: Aoi },
 ): Promise<string> {
-  const [byDate, byBounds] = await evaluate<number[]>(
-    ee.List(stages.slice(0, 2).map((stage) => stage.size())),
+  const overAoi = ee.ImageCollection(context.collection).filterBounds(region);
+  const [everOverAoi, inDates] = await evaluate<number[]>(
+    ee.List([
+      overAoi.size(),
+      overAoi.filterDate(isoDate(context.start), isoDate(context.end)).size(),
+    ]),
   );
   const dates = `${isoDate(context.start)}..${isoDate(context.end)} (end exclusive)`;
-  if (byDate === 0) {
-    return `No ${context.collection} images anywhere between ${dates}: widen the dates.`;
+  const where = `the AOI "${context.aoi.name}" (bounds ${context.aoi.bounds.join(", ")})`;
+  if (everOverAoi === 0) {
+    return `No ${context.collection} image ever covers ${where}: check that the coordinates are [lon, lat] in degrees.`;
   }
-  if (byBounds === 0) {
-    return `No ${context.collection} image between ${dates} covers the AOI "${context.aoi.name}" (bounds ${context.aoi.bounds.join(", ")}): check that the coordinates are [lon, lat] and on land or coast.`;
+  if (inDates === 0) {
+    return `${everOverAoi} ${context.collection} images cover ${where}, but none between ${dates}: widen the dates.`;
   }
-  return `${byBounds} ${context.collection} images cover the AOI between ${dates}, but none has cloud cover below ${context.maxCloud}%: raise maxCloud or widen the dates.`;
+  return `${inDates} ${context.collection} images cover ${where} between ${dates}, but none has cloud cover below ${context.maxCloud}%: raise maxCloud or widen the dates.`;
 }
 
 function parseDate(name: string, value: string | Date): number {

@@ -569,6 +569,12 @@ async function readJson(
   maxBytes: number,
 ): Promise<Record<string, unknown>> {
   const raw = await readBody(req, maxBytes);
+  const depth = jsonNestingDepth(raw);
+  if (depth > MAX_JSON_NESTING) {
+    throw invalidArgument(
+      `Request JSON nests ${depth} levels deep; the emulator accepts at most ${MAX_JSON_NESTING}.`,
+    );
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString("utf8"));
@@ -579,6 +585,32 @@ async function readJson(
     throw invalidArgument("Invalid JSON payload received: expected an object.");
   }
   return parsed as Record<string, unknown>;
+}
+
+// JSON.parse copes with any depth, but everything after it (constant values, JSON.stringify
+// of results) recurses: a hostile body nested 10^5 deep would overflow the stack there.
+const MAX_JSON_NESTING = 512;
+
+/** Deepest [ / { nesting in a JSON text, counted without recursion; strings are skipped. */
+function jsonNestingDepth(raw: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const byte = raw[i];
+    if (inString) {
+      if (byte === 0x5c) i++;
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 /** computePixels' `grid` field (PixelGrid) -> Grid, validated. */
