@@ -38,6 +38,12 @@ export interface RunOptions<T> {
   progress?: boolean | ProgressBar;
   /** Stops starting new items; running ones get the signal through their context. */
   signal?: AbortSignal;
+  /**
+   * Abort the run on SIGINT (Ctrl-C, or Jupyter's "interrupt kernel"). Default true: tslab
+   * only abandons the cell's await on interrupt, so without this, downloads would carry on
+   * in the background.
+   */
+  stopOnInterrupt?: boolean;
 }
 
 export interface TaskContext {
@@ -89,7 +95,12 @@ async function run<T, R>(
   const startedAt = Date.now();
   const t0 = performance.now();
   const limiter = pLimit(limit);
-  const signal = options.signal;
+  const interrupt = new AbortController();
+  const onInterrupt = () => interrupt.abort(new Error("interrupted (SIGINT)"));
+  if (options.stopOnInterrupt !== false) process.on("SIGINT", onInterrupt);
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, interrupt.signal])
+    : interrupt.signal;
   const results = await Promise.all(
     items.map((item, index) =>
       limiter(async (): Promise<RunItem<R>> => {
@@ -123,7 +134,7 @@ async function run<T, R>(
         }
       }),
     ),
-  );
+  ).finally(() => process.off("SIGINT", onInterrupt));
   const wallMs = performance.now() - t0;
   bar?.done();
   const failed = results.filter((item) => !item.ok).length;
@@ -137,7 +148,7 @@ async function run<T, R>(
     succeeded: results.length - failed,
     failed,
     bytes: results.reduce((sum, item) => sum + (item.bytes ?? 0), 0),
-    aborted: signal?.aborted ?? false,
+    aborted: signal.aborted,
   };
 }
 

@@ -122,3 +122,22 @@ test("the progress bar throttles redraws in place and prints quarters in logs", 
   assert.equal(logged.length, 4, "one line per quarter, no duplicate at the end");
   assert.match(logged[3], /8\/8 .* 1 failed\n$/);
 });
+
+test("SIGINT (Ctrl-C, Jupyter's interrupt) aborts a running run and its tasks", async () => {
+  const seen: boolean[] = [];
+  const report = await runConcurrent(
+    [1, 2, 3, 4],
+    async (n, { signal }) => {
+      await sleep(2);
+      if (n === 1) process.emit("SIGINT");
+      await sleep(5);
+      seen.push(signal?.aborted ?? false);
+      return n;
+    },
+    { limit: 2, progress: false },
+  );
+  assert.equal(report.aborted, true);
+  assert.deepEqual(seen, [true, true], "both running tasks saw the abort");
+  assert.match(report.items[2].error ?? "", /not started: interrupted \(SIGINT\)/);
+  assert.equal(process.listenerCount("SIGINT"), 0, "the run removed its SIGINT listener");
+});
