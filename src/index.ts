@@ -18,7 +18,7 @@ export {
   type DownloadResult,
   downloadImage,
   RequestLimiter,
-} from "./download";
+} from "./download/index";
 export type { Ee, EeImage, EeImageCollection } from "./ee/client";
 export { evaluate, getThumbUrl, serializeExpression } from "./ee/client";
 export { Manifest, type ManifestEntry } from "./manifest";

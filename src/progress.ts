@@ -31,6 +31,7 @@ export class ProgressBar {
   private lastDraw = -Infinity;
   private lastQuarter = 0;
   private lastWritten = -1;
+  private lastLength = 0;
   private finished = false;
 
   constructor(options: ProgressOptions) {
@@ -78,7 +79,11 @@ export class ProgressBar {
     if (this.inPlace) {
       if (!final && now - this.lastDraw < this.intervalMs) return;
       this.lastDraw = now;
-      this.write(`\r${this.render()}${final ? "\n" : ""}`);
+      // "\r" only moves the cursor: pad over the tail of a longer previous line.
+      const line = this.render();
+      const padding = " ".repeat(Math.max(0, this.lastLength - line.length));
+      this.lastLength = line.length;
+      this.write(`\r${line}${padding}${final ? "\n" : ""}`);
       return;
     }
     const quarter = this.total === 0 ? 4 : Math.floor((this.completed / this.total) * 4);

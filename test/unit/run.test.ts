@@ -107,7 +107,7 @@ test("the progress bar throttles redraws in place and prints quarters in logs", 
     3,
     "1000 ms of ticks at a 500 ms throttle draw twice plus the final line",
   );
-  assert.match(lines[lines.length - 1], /^\rdl \[#{24}\] 100\/100 100\.0 MB 100\.0 MB\/s 1\.0s\n$/);
+  assert.match(lines[lines.length - 1], /^\rdl \[#{24}\] 100\/100 100\.0 MB 100\.0 MB\/s 1\.0s *\n$/);
 
   const logged: string[] = [];
   const log = new ProgressBar({
@@ -140,4 +140,23 @@ test("SIGINT (Ctrl-C, Jupyter's interrupt) aborts a running run and its tasks", 
   assert.deepEqual(seen, [true, true], "both running tasks saw the abort");
   assert.match(report.items[2].error ?? "", /not started: interrupted \(SIGINT\)/);
   assert.equal(process.listenerCount("SIGINT"), 0, "the run removed its SIGINT listener");
+});
+
+test("an in-place redraw pads over the tail of a longer previous line", () => {
+  let clock = 0;
+  const writes: string[] = [];
+  const bar = new ProgressBar({
+    label: "dl",
+    total: 2,
+    inPlace: true,
+    intervalMs: 0,
+    write: (t) => writes.push(t),
+    now: () => clock,
+  });
+  clock = 500_000; // a long elapsed time makes the first line's ETA long
+  bar.tick();
+  clock = 500_001;
+  bar.done();
+  const [first, last] = writes.map((w) => w.replace(/\n$/, ""));
+  assert.ok(last.length >= first.length, "the final line covers the whole previous one");
 });

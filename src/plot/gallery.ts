@@ -1,0 +1,179 @@
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { fromArrayBuffer } from "geotiff";
+import { PNG } from "pngjs";
+import { escapeHtml } from "./timing";
+
+export class ThumbnailError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ThumbnailError";
+  }
+}
+
+export interface Thumbnail {
+  png: Buffer;
+  width: number;
+  height: number;
+  /** Size of the GeoTIFF it was made from. */
+  sourceWidth: number;
+  sourceHeight: number;
+  bands: number;
+}
+
+/**
+ * A small PNG of a downloaded snippet, at most `maxSide` pixels on its longer side. Three or
+ * more bands are drawn as RGB (a visualized snippet is 8-bit RGB), one as grey; other pixel
+ * types are stretched from their minimum to their maximum. A fourth band, when present, is
+ * the alpha channel.
+ */
+export async function geotiffThumbnail(path: string, maxSide = 192): Promise<Thumbnail> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new ThumbnailError(
+      `Cannot read the snippet ${path} (${(error as NodeJS.ErrnoException).code ?? "unreadable"}): run the download cell first.`,
+    );
+  }
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  let tiff: Awaited<ReturnType<typeof fromArrayBuffer>>;
+  try {
+    tiff = await fromArrayBuffer(buffer as ArrayBuffer);
+  } catch (error) {
+    throw new ThumbnailError(
+      `${path} is not a readable GeoTIFF (${(error as Error).message}): delete it and download again.`,
+    );
+  }
+  const image = await tiff.getImage();
+  const sourceWidth = image.getWidth();
+  const sourceHeight = image.getHeight();
+  const bands = image.getSamplesPerPixel();
+  const scale = Math.min(1, maxSide / Math.max(sourceWidth, sourceHeight));
+  const width = Math.max(1, Math.round(sourceWidth * scale));
+  const height = Math.max(1, Math.round(sourceHeight * scale));
+  // geotiff.js resamples while reading (nearest neighbour), so a 5000 px snippet never has to
+  // be decoded into memory at full size just to draw 192 px.
+  const rasters = (await image.readRasters({
+    width,
+    height,
+    resampleMethod: "nearest",
+    interleave: false,
+  })) as unknown as ArrayLike<number>[];
+  const channels = bands >= 3 ? [0, 1, 2] : [0, 0, 0];
+  const stretch = channels.map((band) => stretchOf(rasters[band]));
+  const alpha = bands >= 4 ? rasters[3] : undefined;
+  const png = new PNG({ width, height });
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) {
+      png.data[i * 4 + c] = stretch[c](rasters[channels[c]][i]);
+    }
+    png.data[i * 4 + 3] = alpha ? Math.min(255, Math.max(0, alpha[i])) : 255;
+  }
+  return { png: PNG.sync.write(png), width, height, sourceWidth, sourceHeight, bands };
+}
+
+function stretchOf(values: ArrayLike<number>): (value: number) => number {
+  if (values instanceof Uint8Array || values instanceof Uint8ClampedArray) return (v) => v;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isFinite(v)) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+  }
+  const range = max - min || 1;
+  return (v) => (Number.isFinite(v) ? Math.round(((v - min) / range) * 255) : 0);
+}
+
+export interface GalleryItem {
+  path: string;
+  /** Caption lines, e.g. the acquisition date and cloud percentage. */
+  date?: string;
+  cloudPercent?: number;
+  title?: string;
+}
+
+export interface Gallery {
+  html: string;
+  text: string;
+  /** Files that could not be drawn, with the reason (the gallery shows the rest). */
+  failures: { path: string; error: string }[];
+}
+
+/** A wrap-around grid of snippet thumbnails with date and cloud %, as inline PNGs. */
+export async function galleryHtml(
+  items: readonly GalleryItem[],
+  options: { maxSide?: number } = {},
+): Promise<Gallery> {
+  const maxSide = options.maxSide ?? 192;
+  const cards: string[] = [];
+  const lines: string[] = [];
+  const failures: Gallery["failures"] = [];
+  for (const item of items) {
+    const caption = [
+      item.date,
+      item.cloudPercent !== undefined ? `${item.cloudPercent.toFixed(1)}% cloud` : undefined,
+    ]
+      .filter(Boolean)
+      .join(" · ");
+    const title = item.title ?? basename(item.path);
+    try {
+      const thumb = await geotiffThumbnail(item.path, maxSide);
+      cards.push(
+        `<figure style="margin:4px;text-align:center;font-size:12px">` +
+          `<img src="data:image/png;base64,${thumb.png.toString("base64")}" width="${thumb.width}" height="${thumb.height}" alt="${escapeHtml(title)}" title="${escapeHtml(`${title} (${thumb.sourceWidth}x${thumb.sourceHeight} px)`)}" style="image-rendering:pixelated;border:1px solid #ccc"/>` +
+          `<figcaption>${escapeHtml(caption || title)}</figcaption></figure>`,
+      );
+      lines.push(
+        `${title}: ${thumb.sourceWidth}x${thumb.sourceHeight} px${caption ? `, ${caption}` : ""}`,
+      );
+    } catch (error) {
+      const message = (error as Error).message;
+      failures.push({ path: item.path, error: message });
+      cards.push(
+        `<figure style="margin:4px;width:${maxSide}px;font-size:12px;color:#d62728">${escapeHtml(title)}<br>${escapeHtml(message)}</figure>`,
+      );
+      lines.push(`${title}: ${message}`);
+    }
+  }
+  return {
+    html: `<div class="ee-snippets-gallery" style="display:flex;flex-wrap:wrap;align-items:flex-start">${cards.join("")}</div>`,
+    text: `${items.length} snippet(s):\n${lines.join("\n")}`,
+    failures,
+  };
+}
+
+export interface TableImage {
+  id: string;
+  date: string;
+  cloudPercent: number;
+  mgrsTile?: string;
+}
+
+/** The images found, as an HTML table and a text table with the same columns. */
+export function imageTableHtml(images: readonly TableImage[]): { html: string; text: string } {
+  const withTile = images.some((image) => image.mgrsTile);
+  const head = ["#", "id", "date", "cloud %", ...(withTile ? ["MGRS tile"] : [])];
+  const rows = images.map((image, i) => [
+    String(i + 1),
+    image.id,
+    image.date,
+    image.cloudPercent.toFixed(1),
+    ...(withTile ? [image.mgrsTile ?? ""] : []),
+  ]);
+  const cell = (tag: string, value: string, right: boolean) =>
+    `<${tag} style="text-align:${right ? "right" : "left"}">${escapeHtml(value)}</${tag}>`;
+  const numeric = (column: number) => column === 0 || column === 3;
+  const html =
+    `<table class="ee-snippets-images"><thead><tr>${head.map((h, c) => cell("th", h, numeric(c))).join("")}</tr></thead>` +
+    `<tbody>${rows.map((row) => `<tr>${row.map((v, c) => cell("td", v, numeric(c))).join("")}</tr>`).join("")}</tbody></table>` +
+    `<p style="font-size:smaller">${images.length} image(s)</p>`;
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  const line = (row: string[]) =>
+    row.map((v, c) => (numeric(c) ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ");
+  const text = [line(head), ...rows.map(line), `${images.length} image(s)`].join("\n");
+  return { html, text };
+}

@@ -1,0 +1,309 @@
+/**
+ * Opens the tutorial notebook in classic Jupyter Notebook in headless Chromium, runs all
+ * cells as a user would (Cell > Run All), and checks that the Plotly charts render and no
+ * cell shows an error. Leaves a screenshot in test/artifacts/.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import {
+  executeNotebook,
+  jupyterPython,
+  NOTEBOOKS,
+  type Notebook,
+  ROOT,
+  requireTslabKernel,
+} from "../notebook/harness";
+
+// The callbacks passed to page.evaluate/waitForFunction run in the page; these few
+// declarations type them without adding the DOM library to the whole project.
+interface PageElement {
+  textContent: string | null;
+  scrollHeight?: number;
+  querySelector(selector: string): PageElement | null;
+}
+declare const document: {
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+};
+declare const window: unknown;
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = join(ROOT, "test", "artifacts");
+const NOTEBOOK = "download_s2_snippets.ipynb";
+const RUN_TIMEOUT_MS = 240_000;
+
+let jupyter: ChildProcess | undefined;
+let jupyterLog = "";
+let context: BrowserContext | undefined;
+const scratch = mkdtempSync(join(tmpdir(), "browser-test-"));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * A copy of the notebook in a git-ignored folder inside the checkout: the browser session
+ * autosaves outputs, which must not land in notebooks/, and the copy still needs `./src` and
+ * node_modules above it.
+ */
+function prepareNotebookDir(): string {
+  const dir = join(ARTIFACTS, "browser-notebook");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  symlinkSync("../../../src", join(dir, "src"));
+  const notebook = JSON.parse(readFileSync(join(NOTEBOOKS, NOTEBOOK), "utf8")) as Notebook;
+  const parameters = notebook.cells.find((cell) => cell.metadata?.tags?.includes("parameters"));
+  assert.ok(parameters, "the notebook has a cell tagged parameters");
+  const source = Array.isArray(parameters.source) ? parameters.source.join("") : parameters.source;
+  const outDir = JSON.stringify(join(scratch, "snippets"));
+  const edited = source.replace(/^const OUT_DIR = .*;.*$/m, `const OUT_DIR = ${outDir};`);
+  assert.notEqual(edited, source, "the parameters cell sets OUT_DIR");
+  parameters.source = edited;
+  writeFileSync(join(dir, NOTEBOOK), JSON.stringify(notebook, null, 1));
+  return dir;
+}
+
+async function startJupyter(python: string, dir: string): Promise<{ url: string; token: string }> {
+  const port = await freePort();
+  const token = randomBytes(16).toString("hex");
+  const runtime = join(scratch, "runtime");
+  mkdirSync(runtime, { recursive: true });
+  jupyter = spawn(
+    python,
+    [
+      "-m",
+      "notebook",
+      "--no-browser",
+      "--ip=127.0.0.1",
+      `--port=${port}`,
+      "--port-retries=0",
+      `--NotebookApp.token=${token}`,
+      `--notebook-dir=${dir}`,
+      "--allow-root",
+    ],
+    {
+      cwd: dir,
+      env: { ...process.env, EE_BACKEND: "emulator", JUPYTER_RUNTIME_DIR: runtime },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  jupyter.stdout?.on("data", (chunk) => {
+    jupyterLog += chunk;
+  });
+  jupyter.stderr?.on("data", (chunk) => {
+    jupyterLog += chunk;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (jupyter.exitCode !== null) break;
+    try {
+      const response = await fetch(`${url}/api/status?token=${token}`);
+      if (response.ok) return { url, token };
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`Jupyter Notebook did not start on ${url}:\n${jupyterLog.slice(-3000)}`);
+}
+
+async function stopJupyter(): Promise<void> {
+  const child = jupyter;
+  if (!child || child.exitCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // SIGTERM lets the server shut its kernels down (and with them the emulator).
+  process.kill(child.pid, "SIGTERM");
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGKILL");
+  }, 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForKernelIdle(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const w = window as unknown as {
+        Jupyter?: { notebook?: { kernel?: { is_connected(): boolean } } };
+      };
+      return (
+        w.Jupyter?.notebook?.kernel?.is_connected() === true &&
+        document.querySelector("#kernel_indicator_icon.kernel_idle_icon") !== null
+      );
+    },
+    undefined,
+    { timeout: 60_000 },
+  );
+}
+
+let server: { url: string; token: string; dir: string } | undefined;
+
+/** Jupyter on a free port and Chromium, started once for both tests. */
+async function setUp(): Promise<{
+  url: string;
+  token: string;
+  dir: string;
+  context: BrowserContext;
+}> {
+  if (server && context) return { ...server, context };
+  if (!existsSync(CHROMIUM)) {
+    assert.fail(`Chromium is not installed at ${CHROMIUM}: run scripts/setup.sh --browser.`);
+  }
+  const python = jupyterPython();
+  requireTslabKernel(python);
+  const dir = prepareNotebookDir();
+  server = { ...(await startJupyter(python, dir)), dir };
+  context = await chromium.launchPersistentContext(join(scratch, "chromium-profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return { ...server, context };
+}
+
+before(() => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await context?.close().catch(() => undefined);
+  await stopJupyter();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+test("the tutorial notebook runs in Jupyter Notebook in Chromium and renders its Plotly charts", async () => {
+  const { url, token, context } = await setUp();
+  const page = context.pages()[0] ?? (await context.newPage());
+  const pageErrors: string[] = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  await page.goto(`${url}/notebooks/${NOTEBOOK}?token=${token}`);
+  await waitForKernelIdle(page);
+
+  // Cell > Run All, through the menu a user clicks.
+  await page.click("#menus a.dropdown-toggle:text-is('Cell')");
+  await page.click("#run_all_cells > a");
+  // Every queued cell carries "running" until its reply arrives.
+  await page.waitForFunction(
+    () => document.querySelectorAll(".cell.running").length > 0,
+    undefined,
+    {
+      timeout: 30_000,
+    },
+  );
+  await page.waitForFunction(
+    () => document.querySelectorAll(".cell.running").length === 0,
+    undefined,
+    {
+      timeout: RUN_TIMEOUT_MS,
+      polling: 500,
+    },
+  );
+  // Plotly draws asynchronously after its script runs.
+  await page
+    .waitForFunction(() => document.querySelectorAll(".js-plotly-plot").length >= 3, undefined, {
+      timeout: 30_000,
+    })
+    .catch(() => undefined);
+
+  const report = await page.evaluate(() => {
+    const cells = Array.from(document.querySelectorAll(".cell.code_cell"));
+    return {
+      cells: cells.length,
+      plots: document.querySelectorAll(".js-plotly-plot").length,
+      galleryImages: document.querySelectorAll(".ee-snippets-gallery img").length,
+      tables: document.querySelectorAll("table.ee-snippets-images").length,
+      errors: Array.from(document.querySelectorAll(".output_error")).map(
+        (e) => e.textContent ?? "",
+      ),
+      stderr: Array.from(document.querySelectorAll(".output_stderr")).map(
+        (e) => e.textContent ?? "",
+      ),
+      unexecuted: cells.filter((cell) => {
+        const prompt = cell.querySelector(".input_prompt")?.textContent ?? "";
+        return /\[\s*\]/.test(prompt);
+      }).length,
+      height: document.querySelector("#notebook-container")?.scrollHeight ?? 0,
+    };
+  });
+
+  // The page scrolls inside #site, so a tall viewport is what gets the whole notebook in.
+  await page.setViewportSize({
+    width: 1280,
+    height: Math.min(16_000, Math.max(900, report.height + 200)),
+  });
+  await page.waitForTimeout(1000);
+  const screenshot = join(ARTIFACTS, "browser-notebook.png");
+  await page.screenshot({ path: screenshot });
+
+  const details = `(screenshot: ${screenshot})\n${JSON.stringify(report, null, 1)}\nJupyter log:\n${jupyterLog.slice(-2000)}`;
+  assert.deepEqual(report.errors, [], `cells show errors ${details}`);
+  assert.deepEqual(
+    report.stderr.filter((text) => /Error|failed/.test(text)),
+    [],
+    `cells wrote errors to stderr ${details}`,
+  );
+  assert.ok(
+    report.plots >= 3,
+    `expected 3+ rendered Plotly charts, got ${report.plots} ${details}`,
+  );
+  assert.equal(report.tables, 1, `the images table is shown ${details}`);
+  assert.ok(report.galleryImages > 0, `the gallery shows the snippets ${details}`);
+  assert.deepEqual(
+    pageErrors.filter((message) => /Plotly|plotly/.test(message)),
+    [],
+    "no Plotly script errors in the page",
+  );
+});
+
+test("the notebook npm start executes headless is signed: its charts render when opened", async () => {
+  const { url, token, dir, context } = await setUp();
+  await executeNotebook(join(NOTEBOOKS, NOTEBOOK), {
+    output: join(dir, "executed.ipynb"),
+    set: { OUT_DIR: JSON.stringify(join(scratch, "executed-snippets")) },
+  });
+  const page = await context.newPage();
+  await page.goto(`${url}/notebooks/executed.ipynb?token=${token}`);
+  // Nothing is run: the saved outputs' scripts draw the charts only if Jupyter trusts them.
+  const plots = await page
+    .waitForFunction(() => document.querySelectorAll(".js-plotly-plot").length >= 3, undefined, {
+      timeout: 60_000,
+    })
+    .then(() => page.evaluate(() => document.querySelectorAll(".js-plotly-plot").length))
+    .catch(() => 0);
+  await page.screenshot({ path: join(ARTIFACTS, "browser-signed-notebook.png") });
+  assert.ok(plots >= 3, `the signed notebook should render 3+ charts when opened, got ${plots}`);
+  await page.close();
+});
