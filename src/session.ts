@@ -14,6 +14,7 @@ import type { AccessToken, CredentialSource, TokenProvider } from "./auth/token"
 import type { Backend } from "./backend";
 import { type BackendKind, type Config, ConfigError, loadEnv, parseConfig } from "./config";
 import { RequestLimiter } from "./download/limiter";
+import { closeIdleConnections } from "./download/transport";
 import { EarthEngineError, type Ee, type EeToken, initializeEe, setEeToken } from "./ee/client";
 import type { EmulatorOptions, RunningEmulator } from "./emulator/index";
 
@@ -95,6 +96,8 @@ class ConnectedSession implements Session {
   }
 
   close(): Promise<void> {
+    // Idle keep-alive sockets to the backend would otherwise linger until the server drops them.
+    closeIdleConnections();
     const closing = this.#closing ?? (this.emulator ? this.emulator.stop() : Promise.resolve());
     this.#closing = closing;
     return closing;

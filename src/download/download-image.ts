@@ -17,6 +17,7 @@ import { type Backend, projectUrl } from "../backend";
 import { type CloudExpression, type EeImage, serializeExpression } from "../ee/client";
 import type { PixelTypeName } from "../emulator/model";
 import { GeoTiffWriter } from "../geotiff/writer";
+import { type ByteBudget, sharedBudget } from "./budget";
 import {
   DownloadAbortedError,
   DownloadParameterError,
@@ -32,8 +33,9 @@ import { type OutputGrid, planGrid, type RegionLike } from "./grid";
 import type { RequestLimiter } from "./limiter";
 import { decodeNpy, npyToPixels, type SampleArray } from "./npy";
 import { withRetries } from "./retry";
-import { MAX_REQUEST_BYTES, planTiles, type RequestTile, splitWindow } from "./tiles";
-import { DEFAULT_REQUEST_TIMEOUT_MS, eeRequest } from "./transport";
+import { isTileAligned, TileScatter } from "./tile-scatter";
+import { MAX_REQUEST_BYTES, planTiles, type RequestTile, requestBytes, splitWindow } from "./tiles";
+import { type BodySink, DEFAULT_REQUEST_TIMEOUT_MS, eeRequest } from "./transport";
 
 export interface DownloadProgress {
   tilesDone: number;
@@ -79,6 +81,12 @@ export interface DownloadOptions {
   nativeScale?: number;
   /** SHA-256 of the finished file in result.sha256; default true. */
   checksum?: boolean;
+  /**
+   * zlib level for the GeoTIFF's tiles, 1 (fastest) to 9 (smallest). Default 1: it deflates
+   * about 1.4x faster than GDAL's 6 for files ~7% larger, and deflate is the client's largest
+   * cost per pixel, so a lower level keeps the writer ahead of the network.
+   */
+  deflateLevel?: number;
 }
 
 export interface DownloadResult {
@@ -111,6 +119,11 @@ export interface DownloadResult {
 export interface DownloadSession {
   backend: Backend;
   requests: RequestLimiter;
+  /**
+   * Bytes of pixels in flight (requested, not yet on disk) across the session's downloads.
+   * Default: one budget of DEFAULT_BYTE_BUDGET (160 MiB) per request limiter, i.e. per session.
+   */
+  pixelBudget?: ByteBudget;
 }
 
 /** Earth Engine's band description in getInfo/value:compute replies. */
@@ -130,6 +143,15 @@ export interface ImageBands {
 
 const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 ** 3;
 const DEFAULT_MIN_REQUESTS = 4;
+/** Downloads use a fast deflate level: see DownloadOptions.deflateLevel. */
+const DEFAULT_DEFLATE_LEVEL = 1;
+/**
+ * Preferred request size: 16 MiB replies instead of maximal 48 MiB ones, so one download has
+ * several requests in flight within the byte budget, and the first tiles reach the disk sooner.
+ */
+const TARGET_REQUEST_BYTES = 16 * 1024 * 1024;
+/** Requests of one download the byte budget should be able to hold at once. */
+const REQUESTS_PER_BUDGET = 6;
 const PROGRESS_INTERVAL_MS = 100;
 /** Metres per degree at the equator, to compare degree scales with metre scales. */
 const METRES_PER_DEGREE = 111_319.49;
@@ -153,6 +175,7 @@ export async function downloadImage(
 ): Promise<DownloadResult> {
   const started = performance.now();
   const { backend, requests: limiter } = session;
+  const budget = session.pixelBudget ?? sharedBudget(limiter);
   const userSignal = options.signal;
   throwIfAborted(userSignal);
   const target = resolvePath(path);
@@ -178,7 +201,7 @@ export async function downloadImage(
   const signal = controller.signal;
 
   /** One request through the limiter, retried while transient; counts everything. */
-  const call = (method: string, body: unknown): Promise<Buffer> =>
+  const call = (method: string, body: unknown, sink?: () => BodySink): Promise<Buffer> =>
     withRetries(
       () =>
         limiter.run(() => {
@@ -186,6 +209,7 @@ export async function downloadImage(
           return eeRequest(backend, `${projectUrl(backend)}/${method}`, body, {
             timeoutMs,
             signal,
+            sink,
           });
         }, signal),
       {
@@ -230,6 +254,7 @@ export async function downloadImage(
       bandNames: bands.names,
       tileSize,
       compression: "deflate" as const,
+      deflateLevel: options.deflateLevel ?? DEFAULT_DEFLATE_LEVEL,
     };
 
     const base = {
@@ -262,15 +287,20 @@ export async function downloadImage(
       };
     }
 
+    const bandBytes = bands.types.map((t) => BYTES[t]);
+    const preferred = Math.min(TARGET_REQUEST_BYTES, budget.capacity / REQUESTS_PER_BUDGET);
     const windows = planTiles(grid, {
-      bandBytes: bands.types.map((t) => BYTES[t]),
+      bandBytes,
       maxRequestBytes,
       tileSize,
-      minWindows: options.minRequests ?? DEFAULT_MIN_REQUESTS,
+      minWindows: Math.max(
+        options.minRequests ?? DEFAULT_MIN_REQUESTS,
+        Math.ceil(requestBytes(grid.width, grid.height, bandBytes) / preferred),
+      ),
     });
-    // No signal for the writer: the catch below aborts it and waits for its cleanup, so the
-    // temporary file is gone by the time downloadImage rejects.
-    writer = await GeoTiffWriter.open(target, spec, { overwrite: options.overwrite });
+    // Aborting the writer (on the caller's abort or a window's failure) drops queued tiles at
+    // once; the catch below still waits for abort() so the temporary file is gone on return.
+    writer = await GeoTiffWriter.open(target, spec, { overwrite: options.overwrite, signal });
     const openWriter = writer;
 
     const progress = {
@@ -289,26 +319,53 @@ export async function downloadImage(
     };
     const pixelSize = bands.names.length * BYTES[sampleType];
 
-    /** Fetches a window (splitting it while the server refuses its size) and writes it. */
+    const written = (bytes: number) => {
+      progress.bytesDone += bytes;
+      report(false);
+    };
+
+    /**
+     * Fetches a window (splitting it while the server refuses its size) and writes it, holding
+     * its bytes of the budget from before the request until its pixels are on disk.
+     */
     const fetchWindow = async (window: RequestTile): Promise<void> => {
-      let pixels: SampleArray;
+      const grant = await budget.acquire(window.width * window.height * pixelSize, signal);
       try {
-        pixels = await fetchPixels(call, expression, grid, window, bands.names, sampleType);
+        if (isTileAligned(window, tileSize, grid)) {
+          const scatter = new TileScatter({
+            window,
+            tileSize,
+            bands: bands.names,
+            sampleType,
+            bytesPerSample: BYTES[sampleType],
+            writer: openWriter,
+            onWritten: (bytes) => {
+              grant.release(bytes);
+              written(bytes);
+            },
+          });
+          await fetchNpy(call, expression, grid, window, bands.names, () => scatter.sink());
+          await scatter.done();
+        } else {
+          const pixels = await fetchPixels(call, expression, grid, window, bands.names, sampleType);
+          await openWriter.writeWindow(window.x0, window.y0, window.width, window.height, pixels);
+          written(window.width * window.height * pixelSize);
+        }
       } catch (error) {
+        grant.release();
         const halves =
           error instanceof RequestError && error.split ? splitWindow(window, tileSize) : undefined;
         if (!halves) throw error;
         counters.splits++;
         await Promise.all(halves.map(fetchWindow));
         return;
+      } finally {
+        grant.release();
       }
-      await openWriter.writeWindow(window.x0, window.y0, window.width, window.height, pixels);
-      progress.bytesDone += window.width * window.height * pixelSize;
-      report(false);
     };
 
-    // Enough workers to keep the session's limiter busy; each holds at most one window's
-    // pixels, so memory is bounded by requests in flight, not by the image.
+    // Enough workers to keep the session's limiter busy; memory is bounded by the byte
+    // budget each window acquires, not by the image or the number of workers.
     const workers = Math.min(windows.length, limiter.stats().limit);
     let next = 0;
     let firstError: unknown;
@@ -356,18 +413,17 @@ export async function downloadImage(
   }
 }
 
-type Call = (method: string, body: unknown) => Promise<Buffer>;
+type Call = (method: string, body: unknown, sink?: () => BodySink) => Promise<Buffer>;
 
-async function fetchPixels(
-  call: Call,
+/** computePixels' request body for one window of the output grid. */
+function pixelsRequest(
   expression: CloudExpression,
   grid: OutputGrid,
   window: RequestTile,
   bandNames: string[],
-  sampleType: PixelTypeName,
-): Promise<SampleArray> {
+): unknown {
   const [scaleX, shearX, translateX, shearY, scaleY, translateY] = grid.transform;
-  const body = {
+  return {
     expression,
     fileFormat: "NPY",
     bandIds: bandNames,
@@ -385,6 +441,38 @@ async function fetchPixels(
       dimensions: { width: window.width, height: window.height },
     },
   };
+}
+
+/** Fetches a window as NPY into a sink (one per attempt); a wrong-shaped reply is retried once. */
+async function fetchNpy(
+  call: Call,
+  expression: CloudExpression,
+  grid: OutputGrid,
+  window: RequestTile,
+  bandNames: string[],
+  sink: () => BodySink,
+): Promise<void> {
+  const body = pixelsRequest(expression, grid, window, bandNames);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await call("image:computePixels", body, sink);
+      return;
+    } catch (error) {
+      if (!(error instanceof ResponseFormatError) || attempt >= 1) throw error;
+    }
+  }
+}
+
+/** Fetches a window whole and converts it to pixel-interleaved samples of `sampleType`. */
+async function fetchPixels(
+  call: Call,
+  expression: CloudExpression,
+  grid: OutputGrid,
+  window: RequestTile,
+  bandNames: string[],
+  sampleType: PixelTypeName,
+): Promise<SampleArray> {
+  const body = pixelsRequest(expression, grid, window, bandNames);
   // A reply of the wrong shape may be a glitch (retry once), twice means the server
   // disagrees with us about the image: stop with its description.
   for (let attempt = 0; ; attempt++) {

@@ -1,4 +1,11 @@
 /** The download engine's public surface: plan, schedule, fetch and write. */
+
+export {
+  type BudgetGrant,
+  ByteBudget,
+  type ByteBudgetStats,
+  DEFAULT_BYTE_BUDGET,
+} from "./budget";
 export {
   type DownloadOptions,
   type DownloadProgress,

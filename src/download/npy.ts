@@ -37,11 +37,38 @@ export interface NpyArray {
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
 export function decodeNpy(bytes: Uint8Array): NpyArray {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
+  const header = decodeNpyHeader(bytes);
+  if (!header) throw new ResponseFormatError("Truncated NPY header.");
+  const { dataStart, dataBytes } = header;
+  if (bytes.length - dataStart < dataBytes) {
+    throw new ResponseFormatError(
+      `The NPY body is truncated: ${bytes.length - dataStart} of ${dataBytes} bytes.`,
+    );
+  }
+  return { ...header.array, data: bytes.subarray(dataStart, dataStart + dataBytes) };
+}
+
+export interface NpyHeader {
+  /** The array's description (its `data` is empty: the header has no samples). */
+  array: NpyArray;
+  /** Offset of the first sample byte. */
+  dataStart: number;
+  /** Length of the samples. */
+  dataBytes: number;
+}
+
+/**
+ * The header at the start of an NPY stream, or undefined while `bytes` holds too little of it
+ * (so a streaming reader can wait for the next chunk).
+ */
+export function decodeNpyHeader(bytes: Uint8Array): NpyHeader | undefined {
+  if (bytes.length < 6) return undefined;
+  if (MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new ResponseFormatError(
       "The reply is not an NPY array (bad magic); the server may have sent an error page.",
     );
   }
+  if (bytes.length < 10) return undefined;
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let headerLength: number;
@@ -50,14 +77,14 @@ export function decodeNpy(bytes: Uint8Array): NpyArray {
     headerLength = view.getUint16(8, true);
     headerStart = 10;
   } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) throw new ResponseFormatError("Truncated NPY header.");
+    if (bytes.length < 12) return undefined;
     headerLength = view.getUint32(8, true);
     headerStart = 12;
   } else {
     throw new ResponseFormatError(`Unsupported NPY version ${major}.`);
   }
   const dataStart = headerStart + headerLength;
-  if (dataStart > bytes.length) throw new ResponseFormatError("Truncated NPY header.");
+  if (dataStart > bytes.length) return undefined;
   const headerText = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
     bytes.subarray(headerStart, dataStart),
   );
@@ -89,19 +116,17 @@ export function decodeNpy(bytes: Uint8Array): NpyArray {
     throw new ResponseFormatError("The NPY header has no descr.");
   }
   const count = (shape as number[]).reduce((p, n) => p * n, 1);
-  const expected = count * itemSize;
-  if (bytes.length - dataStart < expected) {
-    throw new ResponseFormatError(
-      `The NPY body is truncated: ${bytes.length - dataStart} of ${expected} bytes.`,
-    );
-  }
   return {
-    shape: shape as number[],
-    fortranOrder: fortranOrder === true,
-    itemSize,
-    fields,
-    dtype,
-    data: bytes.subarray(dataStart, dataStart + expected),
+    array: {
+      shape: shape as number[],
+      fortranOrder: fortranOrder === true,
+      itemSize,
+      fields,
+      dtype,
+      data: new Uint8Array(0),
+    },
+    dataStart,
+    dataBytes: count * itemSize,
   };
 }
 
@@ -155,17 +180,43 @@ export function allocateSamples(type: PixelTypeName, length: number): SampleArra
 }
 
 /**
- * The samples of a decoded (height, width) array as one pixel-interleaved array of `type`
- * (band order as given), checking the shape and fields against what was requested. When the
- * bytes are already laid out that way (the usual case), they are reused without conversion.
+ * Whether an NPY reply is already a chunky (pixel-interleaved) image of `type` in band order,
+ * little-endian: then its bytes can go to the GeoTIFF as they are.
  */
-export function npyToPixels(
+export function isChunkyNpy(
   npy: NpyArray,
   expect: { width: number; height: number; bands: string[] },
   type: PixelTypeName,
-): SampleArray {
-  const { width, height, bands } = expect;
+): boolean {
+  const { sources, stride } = layout(npy, expect);
+  return isChunky(stride, sources, type, expect.bands.length);
+}
+
+function isChunky(
+  stride: number,
+  sources: { dtype: NpyDtype; offset: number }[],
+  type: PixelTypeName,
+  bandCount: number,
+): boolean {
   const target = dtypeOf(type);
+  return (
+    stride === target.bytes * bandCount &&
+    sources.every(
+      (s, i) =>
+        s.offset === i * target.bytes &&
+        s.dtype.kind === target.kind &&
+        s.dtype.bytes === target.bytes &&
+        (s.dtype.littleEndian || s.dtype.bytes === 1),
+    )
+  );
+}
+
+/** Where each requested band sits in a pixel record, checking shape and fields. */
+function layout(
+  npy: NpyArray,
+  expect: { width: number; height: number; bands: string[] },
+): { sources: { dtype: NpyDtype; offset: number }[]; stride: number } {
+  const { width, height, bands } = expect;
   let sources: { dtype: NpyDtype; offset: number }[];
   /** Bytes from one pixel's samples to the next. */
   let stride = npy.itemSize;
@@ -199,17 +250,24 @@ export function npyToPixels(
     stride = dtype.bytes * b;
   }
 
+  return { sources, stride };
+}
+
+/**
+ * The samples of a decoded (height, width) array as one pixel-interleaved array of `type`
+ * (band order as given), checking the shape and fields against what was requested. When the
+ * bytes are already laid out that way (the usual case), they are reused without conversion.
+ */
+export function npyToPixels(
+  npy: NpyArray,
+  expect: { width: number; height: number; bands: string[] },
+  type: PixelTypeName,
+): SampleArray {
+  const { width, height, bands } = expect;
+  const target = dtypeOf(type);
+  const { sources, stride } = layout(npy, expect);
   const pixels = width * height;
-  const identity =
-    stride === target.bytes * bands.length &&
-    sources.every(
-      (s, i) =>
-        s.offset === i * target.bytes &&
-        s.dtype.kind === target.kind &&
-        s.dtype.bytes === target.bytes &&
-        (s.dtype.littleEndian || s.dtype.bytes === 1),
-    );
-  if (identity) {
+  if (isChunky(stride, sources, type, bands.length)) {
     const { data } = npy;
     if (target.bytes === 1) {
       return type === "int8"

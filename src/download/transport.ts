@@ -16,8 +16,21 @@ export interface HttpResponse {
   body: Buffer;
 }
 
+/**
+ * Receives a successful reply's body as it arrives instead of buffering it whole, so a
+ * consumer can place bytes where they belong (tiles) with one copy and start on them early.
+ * A throw from either method fails the request with that error.
+ */
+export interface BodySink {
+  write(chunk: Buffer): void;
+  /** The whole body arrived (its length matched Content-Length when there was one). */
+  end(): void;
+}
+
 export interface PostOptions {
   headers?: Record<string, string>;
+  /** Called once a 2xx status arrives; a sink returned takes the body (the reply's is then empty). */
+  sink?: () => BodySink;
   /** Deadline for the whole exchange, body included; default 120 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -134,20 +147,30 @@ export function httpPost(
     request.on("response", (res) => {
       const declared = Number(res.headers["content-length"]);
       const hasLength = res.headers["content-length"] !== undefined && Number.isFinite(declared);
+      const status = res.statusCode ?? 0;
+      const sink = status >= 200 && status < 300 ? options.sink?.() : undefined;
       // Preallocating avoids holding every chunk plus a concatenated copy of a 48 MiB body.
-      const fixed = hasLength ? Buffer.allocUnsafe(declared) : undefined;
+      const fixed = hasLength && !sink ? Buffer.allocUnsafe(declared) : undefined;
       const chunks: Buffer[] = [];
       let received = 0;
       res.on("data", (chunk: Buffer) => {
-        if (fixed) {
-          if (received + chunk.length > declared) {
-            fail(
-              new RequestError(`The reply from ${target.host} is longer than its Content-Length.`, {
-                retryable: true,
-              }),
-            );
+        if (settled) return;
+        if (hasLength && received + chunk.length > declared) {
+          fail(
+            new RequestError(`The reply from ${target.host} is longer than its Content-Length.`, {
+              retryable: true,
+            }),
+          );
+          return;
+        }
+        if (sink) {
+          try {
+            sink.write(chunk);
+          } catch (error) {
+            fail(error);
             return;
           }
+        } else if (fixed) {
           chunk.copy(fixed, received);
         } else {
           chunks.push(chunk);
@@ -162,15 +185,23 @@ export function httpPost(
           { status: res.statusCode, retryable: true },
         );
       res.on("end", () => {
+        if (settled) return;
         if (hasLength && received !== declared) {
           fail(truncated());
           return;
         }
-        const status = res.statusCode ?? 0;
+        if (sink) {
+          try {
+            sink.end();
+          } catch (error) {
+            fail(error);
+            return;
+          }
+        }
         finish(undefined, {
           status,
           headers: res.headers,
-          body: fixed ?? Buffer.concat(chunks, received),
+          body: sink ? Buffer.alloc(0) : (fixed ?? Buffer.concat(chunks, received)),
         });
       });
       res.on("error", () => fail(truncated()));
@@ -194,7 +225,7 @@ export async function eeRequest(
   backend: Backend,
   url: string,
   body: unknown,
-  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  options: { timeoutMs?: number; signal?: AbortSignal; sink?: () => BodySink } = {},
 ): Promise<Buffer> {
   const authorization = await backend.authorization(options.signal);
   const headers: Record<string, string> = {};
@@ -203,6 +234,7 @@ export async function eeRequest(
     headers,
     timeoutMs: options.timeoutMs,
     signal: options.signal,
+    sink: options.sink,
   });
   const { status } = response;
   if (status >= 200 && status < 300) return response.body;

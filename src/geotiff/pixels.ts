@@ -124,6 +124,41 @@ export function applyPredictor(
   }
   const stride = spec.bands;
   const rowSamples = rowPixels * stride;
+  // 8-bit samples (visualized RGB, the common case) get a loop V8 sees only Uint8Arrays in:
+  // one shared loop over every array type runs ~4x slower, and it runs on the main thread.
+  if (a instanceof Uint8Array) differenceBytes(a, rows, rowSamples, stride);
+  else differenceSamples(a, rows, rowSamples, stride);
+}
+
+function differenceBytes(a: Uint8Array, rows: number, rowSamples: number, stride: number): void {
+  if (stride === 3) {
+    // RGB: forward, keeping the previous pixel in locals (one load and store per sample).
+    for (let r = 0; r < rows; r++) {
+      const start = r * rowSamples;
+      let p0 = a[start];
+      let p1 = a[start + 1];
+      let p2 = a[start + 2];
+      for (let i = start + 3, end = start + rowSamples; i < end; i += 3) {
+        const c0 = a[i];
+        const c1 = a[i + 1];
+        const c2 = a[i + 2];
+        a[i] = c0 - p0;
+        a[i + 1] = c1 - p1;
+        a[i + 2] = c2 - p2;
+        p0 = c0;
+        p1 = c1;
+        p2 = c2;
+      }
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const start = r * rowSamples;
+    for (let i = start + rowSamples - 1; i >= start + stride; i--) a[i] -= a[i - stride];
+  }
+}
+
+function differenceSamples(a: SampleArray, rows: number, rowSamples: number, stride: number): void {
   for (let r = 0; r < rows; r++) {
     const start = r * rowSamples;
     for (let i = start + rowSamples - 1; i >= start + stride; i--) a[i] -= a[i - stride];

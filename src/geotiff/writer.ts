@@ -78,6 +78,8 @@ export class GeoTiffWriter {
   private state: State = "open";
   private failure: Error | undefined;
   private finishing: Promise<{ path: string; bytes: number }> | undefined;
+  /** Closing and deleting the temporary file, once the writer failed or was aborted. */
+  private cleanup: Promise<void> | undefined;
 
   private constructor(
     path: string,
@@ -163,9 +165,15 @@ export class GeoTiffWriter {
   /**
    * Writes tile (col,row): a full tile (tileSize^2 * bands samples, chunky; edge tiles padded,
    * padding ignored) or, for edge tiles, exactly the pixels inside the image. Any order, and
-   * concurrently: compression runs in parallel, appends are serialized.
+   * concurrently: compression runs in parallel, appends are serialized. With `transfer` the
+   * caller gives `data` up: the writer may modify it in place and saves a tile-sized copy.
    */
-  writeTile(col: number, row: number, data: ArrayBufferView): Promise<void> {
+  writeTile(
+    col: number,
+    row: number,
+    data: ArrayBufferView,
+    options: { transfer?: boolean } = {},
+  ): Promise<void> {
     try {
       this.checkOpen();
       const index = this.tileIndex(col, row);
@@ -180,7 +188,7 @@ export class GeoTiffWriter {
           `Tile (${col},${row}) was already written in part by writeWindow.`,
         );
       }
-      return this.submit(index, bytes, false);
+      return this.submit(index, bytes, options.transfer === true);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -542,15 +550,23 @@ export class GeoTiffWriter {
     return this.failure ?? failure;
   }
 
-  /** Enters the terminal aborted state once: closes and deletes the temp file. */
-  private async fail(failure: Error): Promise<void> {
-    if (this.state === "finished" || this.state === "aborted") return;
+  /**
+   * Enters the terminal aborted state once: closes and deletes the temp file. Every caller,
+   * the first or a later one (an abort() after the signal fired), waits for that cleanup, so
+   * the temporary file is gone whenever any of them returns.
+   */
+  private fail(failure: Error): Promise<void> {
+    if (this.cleanup) return this.cleanup;
+    if (this.state === "finished") return Promise.resolve();
     this.state = "aborted";
     this.failure = failure;
     this.partial.clear();
     this.signal?.removeEventListener("abort", this.onAbort);
-    await this.handle.close().catch(() => undefined);
-    await unlink(this.tempPath).catch(() => undefined);
+    this.cleanup = (async () => {
+      await this.handle.close().catch(() => undefined);
+      await unlink(this.tempPath).catch(() => undefined);
+    })();
+    return this.cleanup;
   }
 }
 

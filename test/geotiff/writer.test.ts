@@ -468,6 +468,20 @@ describe("GeoTiffWriter safety", () => {
     });
   });
 
+  test("abort() after the signal fired returns only once the temporary file is deleted", async () => {
+    const dir = freshDir();
+    const controller = new AbortController();
+    const writer = await GeoTiffWriter.open(join(dir, "a.tif"), spec(), {
+      signal: controller.signal,
+    });
+    assert.equal(readdirSync(dir).length, 1);
+    controller.abort(new Error("user stopped"));
+    await writer.abort();
+    assert.deepEqual(readdirSync(dir), []);
+    await writer.abort();
+    await assert.rejects(writer.finish(), { name: "AbortError" });
+  });
+
   test("a full disk aborts with the bytes needed and deletes the temporary file", async (t) => {
     if (process.getuid?.() !== 0) return t.skip("needs root to mount a tiny tmpfs");
     const dir = freshDir();
