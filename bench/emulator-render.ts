@@ -1,6 +1,12 @@
 /**
  * Render speed of the emulator's pixel side: a visualized B8/B4/B3 false-colour tile, the
- * tutorial's snippet shape, on one core. Run: node --import tsx bench/emulator-render.ts [size]
+ * tutorial's snippet shape, on one core (rendering is single-threaded JavaScript).
+ * Run: node --import tsx bench/emulator-render.ts [size] [repeats]
+ *
+ * Issue 2 asks for at least 10 megapixels/s. Measured 2024-xx on the shared 2-core
+ * development machine under a load average of 5-9 (other engineers' test runs), 2048x2048:
+ * see the closing note of issue 2 for the figure; the best-of figure approximates an idle
+ * core, the median shows what a loaded machine gives.
  */
 
 import { sceneImage, visualize } from "../src/emulator/image";
@@ -9,7 +15,11 @@ import { renderImage } from "../src/emulator/render";
 import { crsFromEpsg } from "../src/geo/crs";
 
 const size = Number(process.argv[2] ?? 2048);
-const repeats = 5;
+const repeats = Number(process.argv[3] ?? 9);
+/** Renders before timing starts: the first ones pay for JIT compilation and proj4 setup. */
+const WARM_UP = 2;
+/** The issue's floor, megapixels per second on one core. */
+const REQUIRED_MEGAPIXELS_PER_SECOND = 10;
 
 function benchScene(): Scene {
   const bounds = { xmin: 300000, ymin: 890200, xmax: 409800, ymax: 1000000 };
@@ -41,28 +51,47 @@ const image = visualize(sceneImage(benchScene()), {
   max: 5000,
   gamma: [1.35, 1.35, 1.35],
 });
-const times: number[] = [];
-for (let r = 0; r < repeats; r++) {
-  // A fresh position each time so that nothing is cached between repeats.
-  const grid: Grid = {
+
+/** A fresh position each time so that nothing is cached between repeats. */
+function gridAt(r: number): Grid {
+  const metres = size * 10;
+  return {
     crsCode: "EPSG:32617",
     affine: {
       scaleX: 10,
       shearX: 0,
-      translateX: 310000 + r * 15000,
+      translateX: 300000 + ((r * 7919) % Math.max(1, 109800 - metres)),
       shearY: 0,
       scaleY: -10,
-      translateY: 990000,
+      translateY: 1000000 - ((r * 3571) % Math.max(1, 109800 - metres)),
     },
     width: size,
     height: size,
   };
+}
+
+for (let r = 0; r < WARM_UP; r++) renderImage(image, gridAt(1000 + r));
+const wall: number[] = [];
+const cpu: number[] = [];
+for (let r = 0; r < repeats; r++) {
+  const grid = gridAt(r);
+  const startCpu = process.cpuUsage();
   const start = performance.now();
   renderImage(image, grid);
-  times.push(performance.now() - start);
+  wall.push(performance.now() - start);
+  const used = process.cpuUsage(startCpu);
+  cpu.push((used.user + used.system) / 1000);
 }
-const best = Math.min(...times);
+const sorted = [...wall].sort((a, b) => a - b);
+const best = sorted[0];
+const median = sorted[sorted.length >> 1];
 const megapixels = (size * size) / 1e6;
+const rate = (ms: number) => megapixels / (ms / 1000);
 console.log(
-  `emulator render: visualized B8/B4/B3 ${size}x${size} at 10 m, best of ${repeats}: ${best.toFixed(0)} ms = ${(megapixels / (best / 1000)).toFixed(1)} megapixels/s (all: ${times.map((t) => t.toFixed(0)).join(", ")} ms)`,
+  `emulator render: visualized B8/B4/B3 ${size}x${size} at 10 m, ${repeats} repeats after ${WARM_UP} warm-up`,
 );
+console.log(
+  `  best ${best.toFixed(0)} ms = ${rate(best).toFixed(1)} megapixels/s; median ${median.toFixed(0)} ms = ${rate(median).toFixed(1)} megapixels/s (floor: ${REQUIRED_MEGAPIXELS_PER_SECOND})`,
+);
+console.log(`  all (ms): ${wall.map((t) => t.toFixed(0)).join(", ")}`);
+console.log(`  process CPU (ms, includes GC threads): ${cpu.map((t) => t.toFixed(0)).join(", ")}`);
