@@ -3,10 +3,11 @@
  * tutorial's snippet shape, on one core (rendering is single-threaded JavaScript).
  * Run: node --import tsx bench/emulator-render.ts [size] [repeats]
  *
- * Issue 2 asks for at least 10 megapixels/s. Measured 2024-xx on the shared 2-core
- * development machine under a load average of 5-9 (other engineers' test runs), 2048x2048:
- * see the closing note of issue 2 for the figure; the best-of figure approximates an idle
- * core, the median shows what a loaded machine gives.
+ * Issue 2 asks for at least 10 megapixels/s. Measured on the shared 2-core development VM
+ * (AMD EPYC, Node 20) while other engineers' tests ran (load average ~2), best of 9-15:
+ * 2048x2048 12.7 MP/s (median 11.5), 1024x1024 14.1-14.6 MP/s (median 11.0-11.3); the code
+ * before this tuning gave 7.0-8.7 MP/s best in the same runs. The best-of figure
+ * approximates an idle core; the median shows a loaded one.
  */
 
 import { sceneImage, visualize } from "../src/emulator/image";

@@ -6,15 +6,20 @@
 import { crsFromCode } from "../geo/crs";
 import {
   bandResolution,
+  isSpectralBand,
   productKind,
+  releaseSceneRaster,
   renderScene,
   type SceneRaster,
   sceneBandIds,
+  sceneBandsMapped,
+  sceneBandsValues,
   sceneBandValues,
 } from "./landscape";
 import type { BandInfo, Geometry, Grid, PixelTypeName, Scene } from "./model";
 import {
   integerRange,
+  LATTICE_STEP,
   type Raster,
   type RenderContext,
   rasterizeArea,
@@ -28,6 +33,8 @@ export interface ThumbnailHint {
   height?: number;
   maxDimension?: number;
   scale?: number;
+  /** CRS of the grid; undefined means EPSG:4326. */
+  crs?: string;
 }
 
 export interface EmImage {
@@ -38,9 +45,29 @@ export interface EmImage {
    * other images: never modify them. Call through ctx.band(image, index), which memoizes.
    */
   readonly renderBand: (ctx: RenderContext, index: number) => Raster;
+  /**
+   * Optional: renders several bands at once, each exactly as renderBand would. Call through
+   * ctx.bands(image, indices).
+   */
+  readonly renderBands?: (ctx: RenderContext, indices: number[]) => Raster[];
+  /**
+   * Optional: uint16 bands `indices` mapped through 65536-entry lookup tables into uint8
+   * rasters, as renderBand then luts[k][value] would give, without the uint16 arrays
+   * (visualize's fast path). Undefined when the image cannot.
+   */
+  readonly renderMapped?: (
+    ctx: RenderContext,
+    indices: number[],
+    luts: Uint8Array[],
+  ) => Raster[] | undefined;
   /** Lon/lat outline of where the image has data; undefined when unbounded (constants). */
   readonly footprintGeometry?: Geometry;
   readonly thumbnailHint?: ThumbnailHint;
+  /**
+   * CRS set by Image.setDefaultProjection or Image.reproject. The client's
+   * getDownloadURL({crs}) sets it before clipToBoundsAndScale, whose grid then uses it.
+   */
+  readonly defaultCrs?: string;
 }
 
 export interface VisParams {
@@ -119,6 +146,8 @@ function filled(size: number, value: number): Uint8Array {
 // Sources
 
 const SCENE_TILE_METRES = 109800;
+/** Pixels per strip of visualize's fast path: the strip's land cover (14 B/px) fits in L2/L3. */
+const STRIP_PIXELS = 1 << 16;
 
 /** A Sentinel-2 scene as Earth Engine serves it (L2A for *_SR* collections, else L1C). */
 export function sceneImage(scene: Scene): EmImage {
@@ -140,19 +169,60 @@ export function sceneImage(scene: Scene): EmImage {
     };
   });
   const toLonLat = crsFromCode(crsCode).inverse;
+  const newBandArray = (index: number, size: number): Uint8Array | Uint16Array =>
+    bands[index].dataType === "uint8" ? new Uint8Array(size) : new Uint16Array(size);
   const sceneKey = `scene:${scene.collection}/${scene.index}`;
   const raster = (ctx: RenderContext): SceneRaster =>
-    ctx.memo(ctx, sceneKey, () => renderScene(scene, ctx, toLonLat));
+    ctx.memo(ctx, sceneKey, () => {
+      const rendered = renderScene(scene, ctx, toLonLat);
+      ctx.onDispose(() => releaseSceneRaster(rendered));
+      return rendered;
+    });
   return {
     bands,
     properties: { ...scene.properties },
     footprintGeometry: { type: "Polygon", coordinates: [scene.footprint] },
     renderBand(ctx, index) {
       const scene_ = raster(ctx);
-      const size = ctx.width * ctx.height;
-      const data = bands[index].dataType === "uint8" ? new Uint8Array(size) : new Uint16Array(size);
+      const data = newBandArray(index, ctx.width * ctx.height);
       sceneBandValues(scene, scene_, ids[index], data);
       return { data, mask: scene_.footprint, footprint: scene_.footprint };
+    },
+    renderBands(ctx, indices) {
+      const scene_ = raster(ctx);
+      const data = indices.map((index) => newBandArray(index, ctx.width * ctx.height));
+      sceneBandsValues(
+        scene,
+        scene_,
+        indices.map((index) => ids[index]),
+        data,
+      );
+      return data.map((values) => ({
+        data: values,
+        mask: scene_.footprint,
+        footprint: scene_.footprint,
+      }));
+    },
+    renderMapped(ctx, indices, luts) {
+      const names = indices.map((index) => ids[index]);
+      if (!names.every(isSpectralBand)) return undefined;
+      const size = ctx.width * ctx.height;
+      const outs = indices.map(() => new Uint8Array(size));
+      const footprint = new Uint8Array(size);
+      // Strip by strip, so that the land cover between classifying and mixing stays in the
+      // CPU cache instead of making a round trip through memory (59 MB at 2048x2048).
+      const stripRows = Math.max(
+        LATTICE_STEP,
+        Math.floor(STRIP_PIXELS / ctx.width / LATTICE_STEP) * LATTICE_STEP,
+      );
+      for (let row0 = 0; row0 < ctx.height; row0 += stripRows) {
+        const rows = Math.min(stripRows, ctx.height - row0);
+        const part = renderScene(scene, ctx.strip(row0, rows), toLonLat);
+        footprint.set(part.footprint, row0 * ctx.width);
+        sceneBandsMapped(scene, part, names, luts, outs, row0 * ctx.width);
+        releaseSceneRaster(part);
+      }
+      return outs.map((data) => ({ data, mask: footprint, footprint }));
     },
   };
 }
@@ -189,8 +259,12 @@ function derive(img: EmImage, changes: Partial<EmImage>): EmImage {
     bands: img.bands,
     properties: img.properties,
     renderBand: img.renderBand,
+    // A new renderBand makes the old renderBands wrong: it goes unless replaced too.
+    renderBands: changes.renderBand ? undefined : img.renderBands,
+    renderMapped: changes.renderBand ? undefined : img.renderMapped,
     footprintGeometry: img.footprintGeometry,
     thumbnailHint: img.thumbnailHint,
+    defaultCrs: img.defaultCrs,
     ...changes,
   };
 }
@@ -241,6 +315,17 @@ export function select(img: EmImage, selectors: (string | number)[], names?: str
   const selected: EmImage = derive(img, {
     bands: picked.map((i) => img.bands[i]),
     renderBand: (ctx, index) => ctx.band(img, picked[index]),
+    renderBands: (ctx, indices) =>
+      ctx.bands(
+        img,
+        indices.map((index) => picked[index]),
+      ),
+    renderMapped: (ctx, indices, luts) =>
+      img.renderMapped?.(
+        ctx,
+        indices.map((index) => picked[index]),
+        luts,
+      ),
   });
   return names ? rename(selected, names) : selected;
 }
@@ -269,6 +354,7 @@ export function reproject(
     transform = [unit, 0, 0, 0, -unit, 0];
   }
   return derive(img, {
+    defaultCrs: crs.code,
     bands: img.bands.map((band) => {
       const { dimensions: _dropped, ...rest } = band;
       return { ...rest, crsCode: crs.code, crsTransform: transform };
@@ -290,25 +376,30 @@ function allSet(mask: Uint8Array): boolean {
   return true;
 }
 
+function clipRaster(ctx: RenderContext, geometry: Geometry, source: Raster): Raster {
+  const area = ctx.memo(geometry, "area", () => {
+    const mask = rasterizeArea(ctx, [geometry]);
+    return { mask, full: allSet(mask) };
+  });
+  if (area.full) return source;
+  return {
+    data: source.data,
+    mask: ctx.memoPair(source.mask, area.mask, "and", () => andMasks(source.mask, area.mask)),
+    footprint: ctx.memoPair(source.footprint, area.mask, "and", () =>
+      andMasks(source.footprint, area.mask),
+    ),
+  };
+}
+
 /** Image.clip: masks pixels whose centre lies outside the geometry's polygons. */
 export function clip(img: EmImage, geometry: Geometry): EmImage {
   return derive(img, {
     footprintGeometry: geometry,
-    renderBand(ctx, index) {
-      const source = ctx.band(img, index);
-      const area = ctx.memo(geometry, "area", () => {
-        const mask = rasterizeArea(ctx, [geometry]);
-        return { mask, full: allSet(mask) };
-      });
-      if (area.full) return source;
-      return {
-        data: source.data,
-        mask: ctx.memoPair(source.mask, area.mask, "and", () => andMasks(source.mask, area.mask)),
-        footprint: ctx.memoPair(source.footprint, area.mask, "and", () =>
-          andMasks(source.footprint, area.mask),
-        ),
-      };
-    },
+    renderBand: (ctx, index) => clipRaster(ctx, geometry, ctx.band(img, index)),
+    renderBands: (ctx, indices) =>
+      ctx.bands(img, indices).map((source) => clipRaster(ctx, geometry, source)),
+    renderMapped: (ctx, indices, luts) =>
+      img.renderMapped?.(ctx, indices, luts)?.map((source) => clipRaster(ctx, geometry, source)),
   });
 }
 
@@ -322,7 +413,8 @@ export function unmask(
   value: EmImage | number | null,
   sameFootprint = true,
 ): EmImage {
-  const fill = value === null || typeof value === "number" ? constantImage(value ?? 0) : value;
+  const fill =
+    typeof value === "number" ? constantImage(value) : value === null ? constantImage(0) : value;
   if (fill.bands.length !== 1 && fill.bands.length !== img.bands.length) {
     throw new ImageOperationError(
       `Image.unmask: The value image must have 1 band or as many bands as the input (${img.bands.length}), got ${fill.bands.length}.`,
@@ -498,6 +590,74 @@ export function parseColor(text: string): [number, number, number] {
 const LUT_LIMIT = 1 << 20;
 
 /**
+ * Lookup tables by input range and mapping: a uint16 table costs 65536 pow() calls, as much
+ * as mapping a 256x256 tile, and every tile of a download uses the same one.
+ */
+const lutCache = new Map<string, Uint8Array>();
+const LUT_CACHE_LIMIT = 64;
+
+/** The 0..255 value of input `v`: see mapBand. */
+function toByte(
+  v: number,
+  scale: number,
+  offset: number,
+  inverseGamma: number,
+  channel: number[] | null,
+): number {
+  let n = v * scale + offset;
+  n = n > 0 ? Math.min(n, 1) : 0;
+  if (inverseGamma !== 1) n **= inverseGamma;
+  if (!channel) return Math.floor(n * 255 + 0.5);
+  if (channel.length === 1) return channel[0];
+  const position = n * (channel.length - 1);
+  const i = Math.min(channel.length - 2, Math.floor(position));
+  const t = position - i;
+  return Math.floor(channel[i] + (channel[i + 1] - channel[i]) * t + 0.5);
+}
+
+function lookupTable(
+  lo: number,
+  span: number,
+  scale: number,
+  offset: number,
+  inverseGamma: number,
+  channel: number[] | null,
+): Uint8Array {
+  const key = `${lo}:${span}:${scale}:${offset}:${inverseGamma}:${channel ? channel.join(",") : ""}`;
+  const cached = lutCache.get(key);
+  if (cached) return cached;
+  const lut = new Uint8Array(span + 1);
+  for (let k = 0; k <= span; k++) lut[k] = toByte(lo + k, scale, offset, inverseGamma, channel);
+  if (lutCache.size >= LUT_CACHE_LIMIT) lutCache.clear();
+  lutCache.set(key, lut);
+  return lut;
+}
+
+// One loop per input array type: a loop that sees several typed-array kinds loads through
+// a slow polymorphic path.
+function lookupUint16(data: Uint16Array, lut: Uint8Array, out: Uint8Array): void {
+  for (let i = 0; i < data.length; i++) out[i] = lut[data[i]];
+}
+
+function lookupUint8(data: Uint8Array, lut: Uint8Array, out: Uint8Array): void {
+  for (let i = 0; i < data.length; i++) out[i] = lut[data[i]];
+}
+
+function lookupClamped(
+  data: Float64Array,
+  lo: number,
+  span: number,
+  lut: Uint8Array,
+  out: Uint8Array,
+): void {
+  for (let i = 0; i < data.length; i++) {
+    let k = data[i] - lo;
+    k = k < 0 ? 0 : Math.min(k, span);
+    out[i] = lut[k | 0];
+  }
+}
+
+/**
  * Maps one band to 0..255: n = clamp((v - min) / (max - min)) (or (v*gain + bias)/255),
  * n^(1/gamma), then round(255 n), or the palette colour at n. Integer bands go through a
  * lookup table, which keeps visualize at memory speed.
@@ -510,34 +670,25 @@ function mapBand(
   gamma: number,
   channel: number[] | null,
 ): Uint8Array {
-  const size = source.data.length;
+  const data = source.data;
+  const size = data.length;
   const out = new Uint8Array(size);
   const inverseGamma = 1 / gamma;
-  const toByte = (v: number): number => {
-    let n = v * scale + offset;
-    n = n > 0 ? Math.min(n, 1) : 0;
-    if (inverseGamma !== 1) n **= inverseGamma;
-    if (!channel) return Math.floor(n * 255 + 0.5);
-    const position = n * (channel.length - 1);
-    const i = Math.min(channel.length - 2, Math.floor(position));
-    if (channel.length === 1) return channel[0];
-    const t = position - i;
-    return Math.floor(channel[i] + (channel[i + 1] - channel[i]) * t + 0.5);
-  };
   const range = isFloat(band.dataType) ? null : bandRange(band);
-  const data = source.data;
   if (range && range[1] - range[0] < LUT_LIMIT) {
     const lo = range[0];
     const span = range[1] - range[0];
-    const lut = new Uint8Array(span + 1);
-    for (let k = 0; k <= span; k++) lut[k] = toByte(lo + k);
-    for (let i = 0; i < size; i++) {
-      let k = data[i] - lo;
-      k = k < 0 ? 0 : Math.min(k, span);
-      out[i] = lut[k | 0];
+    if (data instanceof Uint16Array && lo === 0 && span === 65535) {
+      lookupUint16(data, lookupTable(0, 65535, scale, offset, inverseGamma, channel), out);
+    } else if (data instanceof Uint8Array && lo === 0 && span >= 255) {
+      lookupUint8(data, lookupTable(0, span, scale, offset, inverseGamma, channel), out);
+    } else {
+      const lut = lookupTable(lo, span, scale, offset, inverseGamma, channel);
+      const values = data instanceof Float64Array ? data : Float64Array.from(data);
+      lookupClamped(values, lo, span, lut, out);
     }
   } else {
-    for (let i = 0; i < size; i++) out[i] = toByte(data[i]);
+    for (let i = 0; i < size; i++) out[i] = toByte(data[i], scale, offset, inverseGamma, channel);
   }
   return out;
 }
@@ -615,10 +766,29 @@ export function visualize(img: EmImage, params: VisParams): EmImage {
     const source = img.bands[indices[count === 3 ? k : 0]];
     return { ...source, id, dataType: "uint8", range: [0, 255] };
   });
+  // Three full-range uint16 bands (Sentinel-2 reflectance) can be mixed straight into bytes.
+  const mappable =
+    count === 3 &&
+    !palette &&
+    img.renderMapped !== undefined &&
+    indices.every((i) => {
+      const range = bandRange(img.bands[i]);
+      return img.bands[i].dataType === "uint16" && range?.[0] === 0 && range[1] === 65535;
+    });
+  const mappedKey = {};
+  const renderMapped = (ctx: RenderContext): Raster[] | undefined =>
+    ctx.memo(mappedKey, "mapped", () =>
+      img.renderMapped?.(
+        ctx,
+        indices,
+        indices.map((_, k) => lookupTable(0, 65535, scales[k], offsets[k], 1 / gamma[k], null)),
+      ),
+    );
   return derive(img, {
     bands,
     renderBand(ctx, index) {
-      const inputs = indices.map((i) => ctx.band(img, i));
+      const mapped = mappable ? renderMapped(ctx) : undefined;
+      const inputs = mapped ?? ctx.bands(img, indices);
       const shared = ctx.memo(img, `vis-mask:${indices.join(",")}:${opacity}`, () => {
         const size = ctx.width * ctx.height;
         // Bands of one scene share their mask arrays: nothing to combine then.
@@ -640,6 +810,8 @@ export function visualize(img: EmImage, params: VisParams): EmImage {
           for (let i = 0; i < size; i++) mask[i] = Math.floor(mask[i] * opacity + 0.5);
         return { mask, footprint };
       });
+      if (mapped)
+        return { data: mapped[index].data, mask: shared.mask, footprint: shared.footprint };
       const k = count === 3 ? index : 0;
       const channel = palette ? palette.map((c) => c[index]) : null;
       const data = mapBand(
@@ -704,7 +876,8 @@ function rectangle(west: number, south: number, east: number, north: number): Ge
 
 /**
  * Image.clipToBoundsAndScale: clips to the bounding box of `geometry` (default: the image's
- * footprint) and remembers the requested size for the thumbnail grid.
+ * footprint) and remembers the requested size for the thumbnail grid, in the image's
+ * default projection when one was set (getDownloadURL's `crs`), else EPSG:4326.
  */
 export function clipToBoundsAndScale(
   img: EmImage,
@@ -731,6 +904,7 @@ export function clipToBoundsAndScale(
     height: opts.height,
     maxDimension: opts.maxDimension,
     scale: opts.scale,
+    crs: img.defaultCrs,
   };
   const grid = defaultThumbnailGrid({ ...clipped, thumbnailHint: hint }, {});
   const a = grid.affine;
@@ -769,8 +943,8 @@ function parseDimensions(dimensions: number | [number, number] | string | undefi
 
 /**
  * The grid a thumbnail (getThumbURL / getPixels) renders on: the region's bounds in `crs`
- * (default EPSG:4326; Earth Engine's own default, Web Mercator, is not among the CRSs the
- * emulator writes), sized by `dimensions`, else `scale` (metres), else 512 on the longer side.
+ * (default: the CRS clipToBoundsAndScale recorded, else EPSG:4326; Earth Engine's own
+ * thumbnail default, Web Mercator, is not among the CRSs the emulator writes), sized by `dimensions`, else `scale` (metres), else 512 on the longer side.
  */
 export function defaultThumbnailGrid(
   img: EmImage,
@@ -788,7 +962,7 @@ export function defaultThumbnailGrid(
       "Unable to compute the bounds of an unbounded image (e.g. a constant): pass a region.",
     );
   }
-  const crs = crsFromCode(params.crs ?? "EPSG:4326");
+  const crs = crsFromCode(params.crs ?? hint?.crs ?? "EPSG:4326");
   // Bounds in the target CRS from densified edges, so curved UTM edges are covered.
   let xmin = Infinity;
   let ymin = Infinity;

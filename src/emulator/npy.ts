@@ -2,6 +2,7 @@
  * NumPy .npy (format 1.0) writer for Earth Engine's NPY output: a structured array of shape
  * (height, width) with one named field per band, e.g. dtype [('B4', '<u2'), ('B3', '<u2')].
  */
+import { endianness } from "node:os";
 import type { PixelTypeName, RenderedBand } from "./model";
 
 const DESCR: Record<PixelTypeName, string> = {
@@ -55,42 +56,105 @@ export function encodeNpy(bands: RenderedBand[], width: number, height: number):
   out.writeUInt16LE(header.length, 8);
   out.write(header, PREAMBLE_BYTES, "latin1");
   const base = PREAMBLE_BYTES + header.length;
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let fieldOffset = 0;
   for (const band of bands) {
-    const { data, mask } = band;
-    let at = base + fieldOffset;
-    for (let p = 0; p < pixels; p++, at += recordBytes) {
-      if (mask[p] === 0) continue; // Buffer.alloc already wrote 0.
-      const v = data[p];
-      switch (band.dataType) {
-        case "uint8":
-          view.setUint8(at, v);
-          break;
-        case "int8":
-          view.setInt8(at, v);
-          break;
-        case "uint16":
-          view.setUint16(at, v, true);
-          break;
-        case "int16":
-          view.setInt16(at, v, true);
-          break;
-        case "int32":
-          view.setInt32(at, v, true);
-          break;
-        case "uint32":
-          view.setUint32(at, v, true);
-          break;
-        case "float32":
-          view.setFloat32(at, v, true);
-          break;
-        case "float64":
-          view.setFloat64(at, v, true);
-          break;
-      }
-    }
+    const bytes = littleEndianBytes(band);
+    if (bytes)
+      copyField(bytes, BYTES[band.dataType], band.mask, out, base + fieldOffset, recordBytes);
+    else writeFieldSlowly(band, out, base + fieldOffset, recordBytes, pixels);
     fieldOffset += BYTES[band.dataType];
   }
   return out;
+}
+
+const ARRAY_OF: Record<PixelTypeName, { from(values: ArrayLike<number>): ArrayBufferView }> = {
+  uint8: Uint8Array,
+  int8: Int8Array,
+  uint16: Uint16Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float32: Float32Array,
+  float64: Float64Array,
+};
+
+/** The band's values as little-endian bytes of its dataType, or undefined on big-endian hosts. */
+function littleEndianBytes(band: RenderedBand): Uint8Array | undefined {
+  if (endianness() !== "LE") return undefined;
+  const type = ARRAY_OF[band.dataType];
+  // Bands are mostly held in their own type; int8 and uint32 ones are held widened.
+  const data: ArrayBufferView =
+    (band.data.constructor as unknown) === type ? band.data : type.from(band.data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Copies `size`-byte samples into every record; masked ones stay 0 (Buffer.alloc wrote it). */
+function copyField(
+  bytes: Uint8Array,
+  size: number,
+  mask: Uint8Array,
+  out: Buffer,
+  start: number,
+  recordBytes: number,
+): void {
+  const pixels = mask.length;
+  if (size === 1) {
+    for (let p = 0, at = start; p < pixels; p++, at += recordBytes)
+      if (mask[p] !== 0) out[at] = bytes[p];
+    return;
+  }
+  if (size === 2) {
+    for (let p = 0, at = start; p < pixels; p++, at += recordBytes) {
+      if (mask[p] === 0) continue;
+      out[at] = bytes[2 * p];
+      out[at + 1] = bytes[2 * p + 1];
+    }
+    return;
+  }
+  for (let p = 0, at = start; p < pixels; p++, at += recordBytes) {
+    if (mask[p] === 0) continue;
+    for (let k = 0, from = p * size; k < size; k++) out[at + k] = bytes[from + k];
+  }
+}
+
+/** Portable path (big-endian hosts): one DataView write per sample. */
+function writeFieldSlowly(
+  band: RenderedBand,
+  out: Buffer,
+  start: number,
+  recordBytes: number,
+  pixels: number,
+): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const { data, mask } = band;
+  for (let p = 0, at = start; p < pixels; p++, at += recordBytes) {
+    if (mask[p] === 0) continue;
+    const v = data[p];
+    switch (band.dataType) {
+      case "uint8":
+        view.setUint8(at, v);
+        break;
+      case "int8":
+        view.setInt8(at, v);
+        break;
+      case "uint16":
+        view.setUint16(at, v, true);
+        break;
+      case "int16":
+        view.setInt16(at, v, true);
+        break;
+      case "int32":
+        view.setInt32(at, v, true);
+        break;
+      case "uint32":
+        view.setUint32(at, v, true);
+        break;
+      case "float32":
+        view.setFloat32(at, v, true);
+        break;
+      case "float64":
+        view.setFloat64(at, v, true);
+        break;
+    }
+  }
 }

@@ -55,6 +55,7 @@ export class RenderContext implements RenderLattice {
   private mercator?: { u: Float64Array; v: Float64Array };
   private readonly projected = new Map<number, { x: Float64Array; y: Float64Array }>();
   private readonly memos = new Map<object, Map<string, unknown>>();
+  private readonly disposers: (() => void)[] = [];
 
   constructor(grid: Grid) {
     const { width, height, affine } = grid;
@@ -171,6 +172,37 @@ export class RenderContext implements RenderLattice {
     return nodes;
   }
 
+  /**
+   * The lattice of rows row0 .. row0 + rows - 1 alone (row0 a multiple of the step): the
+   * same nodes, so a strip renders exactly like those rows of the whole grid.
+   */
+  strip(row0: number, rows: number): RenderLattice {
+    if (row0 % LATTICE_STEP !== 0 || rows < 1 || row0 + rows > this.height) {
+      throw new GridError(`Strip ${row0}+${rows} does not fit the lattice of ${this.height} rows.`);
+    }
+    const nx = this.nx;
+    const ny = ((rows - 1) >> LATTICE_SHIFT) + 2;
+    const from = (row0 >> LATTICE_SHIFT) * nx;
+    const to = from + ny * nx;
+    const nodeU = this.nodeU.subarray(from, to);
+    const nodeV = this.nodeV.subarray(from, to);
+    return {
+      width: this.width,
+      height: rows,
+      step: LATTICE_STEP,
+      shift: LATTICE_SHIFT,
+      nx,
+      ny,
+      nodeU,
+      nodeV,
+      nodeSpacingMetres: this.nodeSpacingMetres,
+      nodesInEpsg: (epsg) => {
+        const { x, y } = this.nodesInEpsg(epsg);
+        return { x: x.subarray(from, to), y: y.subarray(from, to) };
+      },
+    };
+  }
+
   /** Computes once per (owner, key) and request; owners are images or geometries. */
   memo<T>(owner: object, key: string, compute: () => T): T {
     let byKey = this.memos.get(owner);
@@ -194,9 +226,38 @@ export class RenderContext implements RenderLattice {
     return value;
   }
 
+  /** Registers work for dispose(), e.g. returning scratch memory for the next request. */
+  onDispose(release: () => void): void {
+    this.disposers.push(release);
+  }
+
+  /** Ends the request: memoized values may no longer be used. */
+  dispose(): void {
+    for (const release of this.disposers.splice(0)) release();
+    this.memos.clear();
+  }
+
   /** Band `index` of `image` rendered once per request however often it is used. */
   band(image: EmImage, index: number): Raster {
     return this.memo(image, `band:${index}`, () => image.renderBand(this, index));
+  }
+
+  /**
+   * Bands `indices` of `image`, memoized like band(); rendered in one go when the image can
+   * share work between them (e.g. one pass over a scene's land cover for three bands).
+   */
+  bands(image: EmImage, indices: number[]): Raster[] {
+    const known = this.memos.get(image);
+    const missing = indices.filter(
+      (index, k) => indices.indexOf(index) === k && !known?.has(`band:${index}`),
+    );
+    if (missing.length > 1 && image.renderBands) {
+      const rendered = image.renderBands(this, missing);
+      for (let k = 0; k < missing.length; k++) {
+        this.memo(image, `band:${missing[k]}`, () => rendered[k]);
+      }
+    }
+    return indices.map((index) => this.band(image, index));
   }
 }
 
@@ -270,15 +331,19 @@ export function toPixelType(data: Raster["data"], type: PixelTypeName): Rendered
 /** Renders every band of `img` onto `grid`. */
 export function renderImage(img: EmImage, grid: Grid): RenderedBand[] {
   const ctx = new RenderContext(grid);
-  return img.bands.map((band, index) => {
-    const raster = ctx.band(img, index);
-    return {
-      id: band.id,
-      dataType: band.dataType,
-      data: toPixelType(raster.data, band.dataType),
-      mask: raster.mask,
-    };
-  });
+  try {
+    return img.bands.map((band, index) => {
+      const raster = ctx.band(img, index);
+      return {
+        id: band.id,
+        dataType: band.dataType,
+        data: toPixelType(raster.data, band.dataType),
+        mask: raster.mask,
+      };
+    });
+  } finally {
+    ctx.dispose();
+  }
 }
 
 // ---------------------------------------------------------------------------------------
