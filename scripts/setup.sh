@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the notebooks need, only what is missing, and is safe to rerun:
-#   - npm packages (npm ci when node_modules is missing or older than package-lock.json)
+#   - npm packages (npm install when node_modules is missing or older than package-lock.json)
 #   - Jupyter (Debian packages when root, pip otherwise)
 #   - the tslab kernel, registered to THIS checkout's tslab and node
 #   - Chromium for the browser test, only with --browser
@@ -60,13 +60,15 @@ if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.
   fail "node $(node --version) is too old: p-limit 7 is ESM-only and tslab loads it with require(esm), which needs Node 20.19 or newer."
 fi
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "npm ci (node_modules missing or older than package-lock.json)"
-  npm ci --no-audit --no-fund
+  say "npm install (node_modules missing or older than package-lock.json)"
+  # Not `npm ci`: npm 11 leaves Biome's other-platform optional packages out of the lock
+  # file and then refuses its own lock in ci mode. install still follows the lock's versions.
+  npm install --no-audit --no-fund
 else
   say "npm packages up to date"
 fi
 TSLAB="$ROOT/node_modules/tslab/bin/tslab"
-[ -f "$TSLAB" ] || fail "$TSLAB is missing after npm ci: check that tslab is in package.json."
+[ -f "$TSLAB" ] || fail "$TSLAB is missing after npm install: check that tslab is in package.json."
 
 # --- Jupyter ---------------------------------------------------------------------------
 if ! PY=$(scripts/find-python.sh); then
