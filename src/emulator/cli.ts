@@ -15,6 +15,12 @@ import {
   resolveCostModel,
   setPath,
 } from "./costs";
+import {
+  checkRenderThreads,
+  defaultRenderThreads,
+  MAX_DEFAULT_RENDER_THREADS,
+  type RenderThreadsError,
+} from "./render-pool";
 import { type AuthOptions, EmulatorServer } from "./server";
 
 /** The line startEmulator waits for; the JSON after it carries url, port and model. */
@@ -25,6 +31,8 @@ export interface CliOptions {
   overrides: CostModelOverrides;
   auth: AuthOptions;
   maxBodyBytes?: number;
+  /** Threads rendering pixels; undefined: defaultRenderThreads(). */
+  renderThreads?: number;
   /** Exit when stdin closes: how a spawned emulator follows its parent's death. */
   exitWithStdin: boolean;
 }
@@ -37,6 +45,7 @@ ${COST_FLAGS.map((f) => `  ${`${f.flag} N`.padEnd(34)}${f.help} (env ${f.env})`)
   --service-account-public-key F    PEM file verifying service-account JWTs at POST /token (env EMULATOR_SERVICE_ACCOUNT_PUBLIC_KEY: PEM text)
   --token-ttl-seconds N             lifetime of issued tokens (default 3600; env EMULATOR_TOKEN_TTL_SECONDS)
   --max-body-bytes N                request body cap (default 10 MiB)
+  --render-threads N                worker threads rendering pixels (default: 1 on <= 2 cores, else cores-1, at most ${MAX_DEFAULT_RENDER_THREADS}; env EMULATOR_RENDER_THREADS)
   --exit-with-stdin                 exit when stdin closes (used by startEmulator)`;
 
 export class CliUsageError extends Error {
@@ -61,6 +70,9 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions
   };
   let port = env.EMULATOR_PORT ? parseNumber("EMULATOR_PORT", env.EMULATOR_PORT) : 8787;
   let maxBodyBytes: number | undefined;
+  let renderThreads = env.EMULATOR_RENDER_THREADS
+    ? parseNumber("EMULATOR_RENDER_THREADS", env.EMULATOR_RENDER_THREADS)
+    : undefined;
   let exitWithStdin = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -94,12 +106,20 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions
       }
     } else if (flag === "--token-ttl-seconds") auth.tokenTtlSeconds = parseNumber(flag, value());
     else if (flag === "--max-body-bytes") maxBodyBytes = parseNumber(flag, value());
+    else if (flag === "--render-threads") renderThreads = parseNumber(flag, value());
     else throw new CliUsageError(`Unknown flag ${arg}.`);
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new CliUsageError(`--port must be 0-65535, got ${port}.`);
   if (tokens.length > 0) auth.accessTokens = tokens;
-  return { port, overrides, auth, maxBodyBytes, exitWithStdin };
+  if (renderThreads !== undefined) {
+    try {
+      checkRenderThreads("--render-threads", renderThreads);
+    } catch (error) {
+      throw new CliUsageError((error as RenderThreadsError).message);
+    }
+  }
+  return { port, overrides, auth, maxBodyBytes, renderThreads, exitWithStdin };
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<EmulatorServer> {
@@ -109,6 +129,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<Emul
     model,
     auth: options.auth,
     maxBodyBytes: options.maxBodyBytes,
+    renderThreads: options.renderThreads ?? defaultRenderThreads(),
   });
   const url = await server.listen(options.port);
   const authNote =
@@ -118,7 +139,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<Emul
       ? "auth: Bearer token required on /v1 (tokens not shown); POST /token issues tokens"
       : "auth: none (open emulator)";
   process.stdout.write(
-    `ee-snippets Earth Engine emulator (synthetic Sentinel-2 imagery, not Google data) on ${url}\n${describeCostModel(model)}\n${authNote}\n`,
+    `ee-snippets Earth Engine emulator (synthetic Sentinel-2 imagery, not Google data) on ${url}\n${describeCostModel(model)}\nemulator render threads: ${server.renderThreads} (its own CPU, hidden inside the modeled time when it fits)\n${authNote}\n`,
   );
   process.stdout.write(
     `${READY_PREFIX}${JSON.stringify({ url, port: Number(new URL(url).port), model })}\n`,

@@ -47,10 +47,15 @@ export const DEFAULT_FAULTS: FaultOptions = {
   includeMetadata: false,
 };
 
-/** Quick for a default notebook run, yet slow enough per request that concurrency visibly pays. */
+/**
+ * On the fast side of what Earth Engine's computePixels takes (hundreds of ms to seconds per
+ * request), so a default notebook run stays quick. The compute charge is set above the
+ * emulator's own render cost (~80-150 ms per megapixel of visualized RGB on one core) so that
+ * its real CPU time hides inside the modelled time and timings measure the client.
+ */
 export const DEFAULT_COST_MODEL: CostModel = {
-  latencyMs: 150,
-  msPerMegapixel: 40,
+  latencyMs: 300,
+  msPerMegapixel: 200,
   bandwidthMBps: 200,
   maxConcurrent: 40,
   maxRequestsPerSecond: 100,

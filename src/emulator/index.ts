@@ -22,6 +22,8 @@ export interface EmulatorOptions extends CostModelOverrides {
   /** Port on 127.0.0.1; default 0 (a free port). */
   port?: number;
   maxBodyBytes?: number;
+  /** Threads rendering pixels in the emulator; default: 1 on <= 2 cores, else cores-1, at most 4. */
+  renderThreads?: number;
   /** How long to wait for the child's ready line. */
   startupTimeoutMs?: number;
 }
@@ -60,6 +62,8 @@ function cliArgs(options: EmulatorOptions): string[] {
     args.push("--token-ttl-seconds", String(options.auth.tokenTtlSeconds));
   if (options.maxBodyBytes !== undefined)
     args.push("--max-body-bytes", String(options.maxBodyBytes));
+  if (options.renderThreads !== undefined)
+    args.push("--render-threads", String(options.renderThreads));
   return args;
 }
 

@@ -28,7 +28,15 @@ export interface Grid {
   height: number;
 }
 
-export type PixelTypeName = "uint8" | "int8" | "uint16" | "int16" | "int32" | "uint32" | "float32" | "float64";
+export type PixelTypeName =
+  | "uint8"
+  | "int8"
+  | "uint16"
+  | "int16"
+  | "int32"
+  | "uint32"
+  | "float32"
+  | "float64";
 
 /** One acquisition of one collection over one 110 km MGRS tile. */
 export interface Scene {

@@ -8,14 +8,19 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { listAlgorithms } from "./catalog";
 import { type CostModel, FaultInjector, SlidingWindow } from "./costs";
-import { encodePixels } from "./encode";
 import { EeApiError, invalidArgument, resourceExhausted } from "./errors";
 import { evaluateExpression } from "./evaluate";
 import { toJson } from "./functions-describe";
 import { type EeValue, ImageValue } from "./functions-values";
 import * as images from "./image";
-import type { Grid, PixelTypeName, RenderedBand } from "./model";
-import { renderImage } from "./render";
+import type { Grid, PixelTypeName } from "./model";
+import {
+  defaultRenderThreads,
+  RenderPool,
+  RenderPoolClosedError,
+  type RenderPoolStats,
+} from "./render-pool";
+import { type PixelFormat, requestedImage } from "./render-worker";
 
 export interface AuthOptions {
   /** Static tokens accepted as `Authorization: Bearer <token>`. */
@@ -32,6 +37,8 @@ export interface ServerOptions {
   auth?: AuthOptions;
   /** Request bodies above this get 413 (Earth Engine's own cap is about 10 MB). */
   maxBodyBytes?: number;
+  /** Worker threads rendering pixels; default defaultRenderThreads() (from the core count). */
+  renderThreads?: number;
 }
 
 export interface EndpointStats {
@@ -54,6 +61,8 @@ export interface EmulatorStats {
 export interface EmulatorStatus {
   model: CostModel;
   stats: EmulatorStats;
+  /** The emulator's own render threads: not part of the model, shown so a reader can check them. */
+  render: RenderPoolStats;
 }
 
 /** Earth Engine's computePixels cap: 48 MiB of pixels (values plus one mask byte per pixel). */
@@ -125,8 +134,12 @@ export class EmulatorServer {
   private stats!: EmulatorStats;
   private cpuAtReset = process.cpuUsage();
   private workInFlight = 0;
+  private readonly renderPool: RenderPool;
 
   constructor(private readonly options: ServerOptions) {
+    this.renderPool = new RenderPool({
+      threads: options.renderThreads ?? defaultRenderThreads(),
+    });
     this.faults = new FaultInjector(options.model.faults, options.model.seed);
     this.resetStats();
     this.server = http.createServer((req, res) => {
@@ -148,7 +161,13 @@ export class EmulatorServer {
     return this.options.model;
   }
 
+  /** Threads rendering pixels (ServerOptions.renderThreads or the machine's default). */
+  get renderThreads(): number {
+    return this.renderPool.threads;
+  }
+
   listen(port: number): Promise<string> {
+    this.renderPool.warm();
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);
       this.server.listen(port, "127.0.0.1", () => {
@@ -159,10 +178,11 @@ export class EmulatorServer {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
+    const closed = new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    return Promise.all([closed, this.renderPool.close()]).then(() => undefined);
   }
 
   status(): EmulatorStatus {
@@ -170,6 +190,7 @@ export class EmulatorServer {
     return {
       model: this.options.model,
       stats: { ...this.stats, cpuMs: (cpu.user + cpu.system) / 1000 },
+      render: this.renderPool.stats(),
     };
   }
 
@@ -308,7 +329,12 @@ export class EmulatorServer {
         case "computePixels": {
           const body = await readJson(req, this.maxBody);
           const value = evaluateExpression(body.expression);
-          return await this.pixels(value, body, "computePixels", started);
+          return await this.pixels(
+            value,
+            { ...body, visualizationOptions: undefined },
+            "computePixels",
+            started,
+          );
         }
         case "thumbnails": {
           const body = await readJson(req, this.maxBody);
@@ -345,8 +371,7 @@ export class EmulatorServer {
               "NOT_FOUND",
               `Thumbnail '${name}' not found: create it with POST .../thumbnails first.`,
             );
-          let value = evaluateExpression(record.expression);
-          value = applyVisualizationOptions(value, record.visualizationOptions);
+          const value = evaluateExpression(record.expression);
           return await this.pixels(value, { ...record }, "getPixels", started);
         }
         default:
@@ -359,6 +384,8 @@ export class EmulatorServer {
       }
     } catch (error) {
       if (error instanceof EeApiError) return errorReply(error);
+      if (error instanceof RenderPoolClosedError)
+        return errorReply(new EeApiError(503, "UNAVAILABLE", error.message));
       if (
         error instanceof Error &&
         (error.name === "ImageOperationError" ||
@@ -376,6 +403,11 @@ export class EmulatorServer {
     return this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   }
 
+  /**
+   * Checks the request against Earth Engine's limits here (evaluation builds no pixels, so it
+   * is cheap), then renders on the pool with the original expression: the event loop stays
+   * free to accept and timestamp other requests, and the render hides inside the modeled time.
+   */
   private async pixels(
     value: EeValue,
     body: Record<string, unknown>,
@@ -387,12 +419,13 @@ export class EmulatorServer {
         `${source === "computePixels" ? "image:computePixels" : "getPixels"}: The expression must evaluate to an Image.`,
       );
     }
-    let image = value.image;
+    let bandIds: string[] | undefined;
     if (Array.isArray(body.bandIds) && body.bandIds.length > 0) {
       if (!body.bandIds.every((b) => typeof b === "string"))
         throw invalidArgument("bandIds must be a list of band names.");
-      image = images.select(image, body.bandIds as string[]);
+      bandIds = body.bandIds as string[];
     }
+    const image = requestedImage(value, body.visualizationOptions, bandIds, source);
     const grid =
       body.grid !== undefined && body.grid !== null ? parseGrid(body.grid) : defaultGrid(image);
     const format = parseFormat(body.fileFormat, source);
@@ -419,11 +452,21 @@ export class EmulatorServer {
     const pixels = grid.width * grid.height;
     const limit = this.options.model.faults.memoryLimitPixels;
     if (limit > 0 && pixels > limit) throw invalidArgument("User memory limit exceeded.");
-    const bands = renderImage(image, grid);
-    const { bytes, contentType } = encode(bands, grid, format);
+    const { bytes, contentType } = await this.renderPool.run({
+      expression: body.expression,
+      visualizationOptions: body.visualizationOptions,
+      bandIds,
+      grid,
+      format,
+      source,
+    });
     const model = this.options.model;
     await this.delayUntil(started + model.latencyMs + (model.msPerMegapixel * pixels) / 1e6);
-    return { status: 200, contentType, body: bytes };
+    return {
+      status: 200,
+      contentType,
+      body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    };
   }
 
   private async delayUntil(time: number): Promise<void> {
@@ -498,11 +541,27 @@ export class EmulatorServer {
     const chunk = 256 * 1024;
     const start = Date.now();
     for (let offset = 0; offset < body.length; offset += chunk) {
-      const piece = body.subarray(offset, Math.min(body.length, offset + chunk));
-      const ok = res.write(piece);
-      if (!ok) await new Promise<void>((resolve) => res.once("drain", resolve));
-      if (bytesPerMs > 0) await this.delayUntil(start + (offset + piece.length) / bytesPerMs);
+      const end = Math.min(body.length, offset + chunk);
+      const piece = body.subarray(offset, end);
+      // Pace before writing: a client holding the last byte must find this request finished
+      // (no longer counted in flight), or a client at the concurrency quota would see 429s.
+      if (bytesPerMs > 0) await this.delayUntil(start + end / bytesPerMs);
       if (res.destroyed) return;
+      if (end === body.length && !truncate) {
+        res.end(piece);
+        return;
+      }
+      if (!res.write(piece)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.on("drain", done);
+          res.on("close", done);
+        });
+      }
     }
     if (truncate) {
       res.destroy();
@@ -668,14 +727,6 @@ function defaultGrid(image: images.EmImage): Grid {
   return images.defaultThumbnailGrid(image, {});
 }
 
-type PixelFormat =
-  | "GEO_TIFF"
-  | "NPY"
-  | "PNG"
-  | "JPEG"
-  | "ZIPPED_GEO_TIFF"
-  | "ZIPPED_GEO_TIFF_PER_BAND";
-
 function parseFormat(raw: unknown, source: "computePixels" | "getPixels"): PixelFormat {
   const format = raw === undefined || raw === null ? "AUTO_JPEG_PNG" : String(raw);
   switch (format) {
@@ -695,112 +746,6 @@ function parseFormat(raw: unknown, source: "computePixels" | "getPixels"): Pixel
   throw invalidArgument(
     `fileFormat '${format}' is not supported by the ee-snippets emulator: use GEO_TIFF, NPY, PNG or JPEG${source === "getPixels" ? " (downloads also ZIPPED_GEO_TIFF, ZIPPED_GEO_TIFF_PER_BAND)" : ""}.`,
   );
-}
-
-function encode(
-  bands: RenderedBand[],
-  grid: Grid,
-  format: PixelFormat,
-): { bytes: Buffer; contentType: string } {
-  switch (format) {
-    case "GEO_TIFF":
-      return { bytes: encodePixels(bands, grid, "GEO_TIFF"), contentType: "image/tiff" };
-    case "NPY":
-      return { bytes: encodePixels(bands, grid, "NPY"), contentType: "application/octet-stream" };
-    case "PNG":
-      return { bytes: encodePixels(bands, grid, "PNG"), contentType: "image/png" };
-    case "JPEG":
-      return { bytes: encodePixels(bands, grid, "JPEG"), contentType: "image/jpeg" };
-    case "ZIPPED_GEO_TIFF":
-      return {
-        bytes: storedZip([{ name: "download.tif", data: encodePixels(bands, grid, "GEO_TIFF") }]),
-        contentType: "application/zip",
-      };
-    case "ZIPPED_GEO_TIFF_PER_BAND":
-      return {
-        bytes: storedZip(
-          bands.map((band) => ({
-            name: `download.${band.id}.tif`,
-            data: encodePixels([band], grid, "GEO_TIFF"),
-          })),
-        ),
-        contentType: "application/zip",
-      };
-  }
-}
-
-/** Applies a thumbnail's visualizationOptions (ranges, palette, gamma) as Image.visualize would. */
-function applyVisualizationOptions(value: EeValue, raw: unknown): EeValue {
-  if (!(value instanceof ImageValue) || typeof raw !== "object" || raw === null) return value;
-  const options = raw as {
-    ranges?: { min?: number; max?: number }[];
-    paletteColors?: string[];
-    gamma?: { value?: number };
-  };
-  const params: images.VisParams = {};
-  if (Array.isArray(options.ranges) && options.ranges.length > 0) {
-    params.min = options.ranges.map((r) => r.min ?? 0);
-    params.max = options.ranges.map((r) => r.max ?? 1);
-  }
-  if (Array.isArray(options.paletteColors)) params.palette = options.paletteColors;
-  if (typeof options.gamma?.value === "number") params.gamma = options.gamma.value;
-  if (Object.keys(params).length === 0) return value;
-  return new ImageValue(images.visualize(value.image, params));
-}
-
-// --- A stored (uncompressed) ZIP archive: enough for getDownloadURL's zipped GeoTIFFs. ---
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(data: Buffer): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function storedZip(files: { name: string; data: Buffer }[]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const file of files) {
-    const name = Buffer.from(file.name, "utf8");
-    const crc = crc32(file.data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(file.data.length, 18);
-    local.writeUInt32LE(file.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(file.data.length, 20);
-    central.writeUInt32LE(file.data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, file.data);
-    centrals.push(central, name);
-    offset += local.length + name.length + file.data.length;
-  }
-  const centralSize = centrals.reduce((sum, b) => sum + b.length, 0);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(files.length, 8);
-  end.writeUInt16LE(files.length, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, ...centrals, end]);
 }
 
 /** Verifies an RS256 JWT assertion; returns what is wrong, or undefined when it is valid. */
