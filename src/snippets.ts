@@ -12,6 +12,7 @@ import { type Aoi, AoiError } from "./aoi";
 import type { Backend } from "./backend";
 import { collectionFacts, DEFAULT_COLLECTION } from "./collections";
 import {
+  type BandsHint,
   type DownloadProgress,
   type DownloadResult,
   downloadImage,
@@ -106,7 +107,14 @@ export class ExistingFileError extends DownloadError {
  * "snippet", and usually a scale typed in the wrong unit (metres for EPSG:4326 degrees).
  */
 export const DEFAULT_MAX_SNIPPET_BYTES = 2 * 1024 ** 3;
-const SNIPPET_BANDS = 3;
+/**
+ * What Image.visualize makes of three bands: 8-bit red, green and blue named so (paint keeps
+ * them). Told to downloadImage, it saves the metadata round trip: one request per snippet.
+ */
+export const SNIPPET_BANDS: BandsHint = Object.freeze({
+  names: Object.freeze(["vis-red", "vis-green", "vis-blue"]),
+  sampleType: "uint8",
+});
 const DEFAULT_IMAGE_LIMIT = 8;
 /** Metres per degree at the equator, for the native scale of EPSG:4326 outputs. */
 const METRES_PER_DEGREE = 111_319.49;
@@ -270,12 +278,12 @@ function checkSize(options: SnippetOptions): void {
     throw new DownloadParameterError(`maxOutputBytes must be a positive number, got ${cap}.`);
   }
   const grid = planGrid(options.aoi, { scale: options.scale, crs: options.crs });
-  const estimate = grid.width * grid.height * SNIPPET_BANDS;
+  const estimate = grid.width * grid.height * SNIPPET_BANDS.names.length;
   if (estimate > cap && options.allowLarge !== true) {
     throw new OutputTooLargeError(
       estimate,
       cap,
-      `${grid.width}x${grid.height} px x ${SNIPPET_BANDS} bands of 8 bits at scale ${options.scale} in ${grid.crsCode}, per image`,
+      `${grid.width}x${grid.height} px x ${SNIPPET_BANDS.names.length} bands of 8 bits at scale ${options.scale} in ${grid.crsCode}, per image`,
     );
   }
 }
@@ -297,7 +305,7 @@ async function fetchSnippet(
         path: plan.path,
         width: entry.width ?? 0,
         height: entry.height ?? 0,
-        bands: entry.bands ?? SNIPPET_BANDS,
+        bands: entry.bands ?? SNIPPET_BANDS.names.length,
         bandNames: entry.bandNames ?? [],
         sampleType: (entry.sampleType ?? "uint8") as DownloadResult["sampleType"],
         crs: entry.crsCode ?? "",
@@ -345,6 +353,7 @@ async function fetchSnippet(
       maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_SNIPPET_BYTES,
       allowLarge: options.allowLarge,
       nativeScale: plan.nativeScale,
+      bands: SNIPPET_BANDS,
       requestTimeoutMs: options.requestTimeoutMs,
       retries: options.retries,
       checksum: true,
@@ -411,7 +420,7 @@ export function estimateSnippetBytes(options: Pick<SnippetOptions, "aoi" | "scal
   text: string;
 } {
   const grid = planGrid(options.aoi, { scale: options.scale, crs: options.crs });
-  const bytes = grid.width * grid.height * SNIPPET_BANDS;
+  const bytes = grid.width * grid.height * SNIPPET_BANDS.names.length;
   return {
     width: grid.width,
     height: grid.height,

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { downloadImage } from "../../src/download";
 import { runConcurrent } from "../../src/run";
+import { SNIPPET_BANDS } from "../../src/snippets";
 import { type CostModel, idealMakespanMs, requestMs } from "../ideal";
 import {
   type BenchMode,
@@ -58,6 +59,7 @@ export async function runUnknownQuotaScenario(mode: BenchMode): Promise<Scenario
         region: TUTORIAL_AOI,
         scale: SMALL_SNIPPET_SCALE,
         overwrite: true,
+        bands: SNIPPET_BANDS,
       });
     const probe = await download(0);
 

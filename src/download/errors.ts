@@ -93,6 +93,19 @@ export class ResponseFormatError extends DownloadError {
   }
 }
 
+/**
+ * A computePixels reply whose bands differ from the caller's `bands` hint. downloadImage
+ * recovers by reading the image's metadata; the message says what to correct.
+ */
+export class BandsHintError extends ResponseFormatError {
+  constructor(hint: string, reply: string) {
+    super(
+      `The bands hint (${hint}) does not match the image: computePixels answered ${reply}. Correct the hint or leave it out so the bands are read from the image's metadata (one more request per image).`,
+    );
+    this.name = "BandsHintError";
+  }
+}
+
 /** Thrown when an AbortSignal fires; keeps the signal's reason as cause. */
 export class DownloadAbortedError extends DownloadError {
   constructor(reason?: unknown) {

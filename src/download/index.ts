@@ -7,6 +7,7 @@ export {
   DEFAULT_BYTE_BUDGET,
 } from "./budget";
 export {
+  type BandsHint,
   type DownloadOptions,
   type DownloadProgress,
   type DownloadResult,
@@ -15,6 +16,7 @@ export {
 } from "./download-image";
 export {
   AuthorizationError,
+  BandsHintError,
   DownloadAbortedError,
   DownloadError,
   DownloadParameterError,

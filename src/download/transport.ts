@@ -34,6 +34,8 @@ export interface PostOptions {
   /** Deadline for the whole exchange, body included; default 120 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called when the whole request has been handed to the network (rate windows count from it). */
+  onSent?: () => void;
 }
 
 /** Generous: a 48 MiB computePixels reply can take Earth Engine a minute to compute and send. */
@@ -210,6 +212,7 @@ export function httpPost(
         if (!res.complete) fail(truncated());
       });
     });
+    if (options.onSent) request.once("finish", options.onSent);
     request.end(payload);
   });
 }
@@ -225,7 +228,12 @@ export async function eeRequest(
   backend: Backend,
   url: string,
   body: unknown,
-  options: { timeoutMs?: number; signal?: AbortSignal; sink?: () => BodySink } = {},
+  options: {
+    timeoutMs?: number;
+    signal?: AbortSignal;
+    sink?: () => BodySink;
+    onSent?: () => void;
+  } = {},
 ): Promise<Buffer> {
   const authorization = await backend.authorization(options.signal);
   const headers: Record<string, string> = {};
@@ -235,6 +243,7 @@ export async function eeRequest(
     timeoutMs: options.timeoutMs,
     signal: options.signal,
     sink: options.sink,
+    onSent: options.onSent,
   });
   const { status } = response;
   if (status >= 200 && status < 300) return response.body;

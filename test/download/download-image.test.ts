@@ -191,6 +191,100 @@ describe("downloadImage against a fake backend", () => {
     });
   });
 
+  it("with a bands hint, sends no metadata request and writes the same pixels", async () => {
+    await withFake({}, async (fake) => {
+      const requests = new RequestLimiter({ maxInFlight: 3 });
+      const path = join(dir, "hinted.tif");
+      const result = await downloadImage({ backend: fake.backend, requests }, expression, path, {
+        ...small,
+        bands: { names: ["vis-red", "vis-green", "vis-blue"], sampleType: "uint8" },
+        nativeScale: 10,
+      });
+      assert.equal(fake.requests.filter((r) => r.method === "value:compute").length, 0);
+      assert.equal(result.requests, result.tiles, "one request per window, nothing else");
+      assert.deepEqual(result.bandNames, ["vis-red", "vis-green", "vis-blue"]);
+      assert.equal(result.sampleType, "uint8");
+      assert.ok(result.warnings.some((w) => /finer than the data's native 10/.test(w)));
+      assert.deepEqual((await readPixels(path)).data, reference);
+    });
+  });
+
+  it("a single small image takes exactly one request with a hint", async () => {
+    await withFake({}, async (fake) => {
+      const requests = new RequestLimiter();
+      const result = await downloadImage(
+        { backend: fake.backend, requests },
+        expression,
+        join(dir, "one.tif"),
+        {
+          region,
+          scale: 20,
+          bands: { names: ["vis-red", "vis-green", "vis-blue"], sampleType: "uint8" },
+        },
+      );
+      assert.equal(result.requests, 1);
+      assert.deepEqual(
+        fake.requests.map((r) => r.method),
+        ["computePixels"],
+      );
+    });
+  });
+
+  for (const [label, bands, why] of [
+    [
+      "a wrong sample type",
+      { names: ["vis-red", "vis-green", "vis-blue"], sampleType: "uint16" },
+      /vis-red \(uint8\)/,
+    ],
+    [
+      "band names the image lacks",
+      { names: ["red", "green", "blue"], sampleType: "uint8" },
+      /Pattern 'red'/,
+    ],
+  ] as const) {
+    it(`recovers from a bands hint with ${label}: metadata, right pixels, a warning`, async () => {
+      await withFake({}, async (fake) => {
+        const requests = new RequestLimiter({ maxInFlight: 3 });
+        const path = join(dir, `wrong-hint-${label.length}.tif`);
+        const result = await downloadImage({ backend: fake.backend, requests }, expression, path, {
+          ...small,
+          bands: { names: [...bands.names], sampleType: bands.sampleType },
+        });
+        assert.equal(fake.requests.filter((r) => r.method === "value:compute").length, 1);
+        assert.deepEqual(result.bandNames, fake.bands);
+        assert.equal(result.sampleType, "uint8");
+        const warning = result.warnings.find((w) => /bands hint/.test(w)) ?? "";
+        assert.match(warning, why);
+        assert.match(warning, /downloaded with the image's own bands/);
+        assert.deepEqual((await readPixels(path)).data, reference);
+        assert.deepEqual(
+          await readdir(dir).then((f) => f.filter((n) => n.includes(".partial-"))),
+          [],
+        );
+      });
+    });
+  }
+
+  it("refuses a malformed bands hint before any request", async () => {
+    await withFake({}, async (fake) => {
+      const session = { backend: fake.backend, requests: new RequestLimiter() };
+      for (const bands of [
+        { names: [], sampleType: "uint8" },
+        { names: ["a", "a"], sampleType: "uint8" },
+        { names: ["a"], sampleType: "uint9" },
+      ]) {
+        await assert.rejects(
+          downloadImage(session, expression, join(dir, "bad-hint.tif"), {
+            ...small,
+            bands: bands as never,
+          }),
+          (e: unknown) => e instanceof DownloadParameterError && /bands\./.test(e.message),
+        );
+      }
+      assert.equal(fake.requests.length, 0);
+    });
+  });
+
   it("refuses oversized outputs and bad options before downloading any pixel", async () => {
     await withFake({}, async (fake) => {
       const session = { backend: fake.backend, requests: new RequestLimiter() };

@@ -86,6 +86,20 @@ export async function startFakeEe(
         res.writeHead(404).end();
         return;
       }
+      const unknown = (body.bandIds as string[] | undefined)?.find((id) => !bands.includes(id));
+      if (unknown !== undefined) {
+        state.requests.push({ method: "computePixels" });
+        res.writeHead(400, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            error: {
+              code: 400,
+              message: `Image.select: Pattern '${unknown}' did not match any bands.`,
+            },
+          }),
+        );
+        return;
+      }
       const n = ++pixelCalls;
       const { affineTransform: t, dimensions } = body.grid;
       const { width, height } = dimensions;

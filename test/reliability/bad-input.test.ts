@@ -77,6 +77,18 @@ async function refusedBeforePixels(
   assert.equal(await pixelRequests(emulator), before, "pixels were requested");
 }
 
+/** Runs `attempt`, which must fail, and asserts at most `max` pixel requests were made. */
+async function refusedWithinRequests(
+  max: number,
+  attempt: () => Promise<unknown>,
+  check: (error: unknown) => boolean,
+): Promise<void> {
+  const before = await pixelRequests(emulator);
+  await assert.rejects(attempt, check);
+  const made = (await pixelRequests(emulator)) - before;
+  assert.ok(made <= max, `${made} pixel requests for a refused image`);
+}
+
 const matches =
   (type: new (...args: never[]) => Error, ...patterns: RegExp[]) =>
   (error: unknown) => {
@@ -187,8 +199,12 @@ describe("collection and results", () => {
       },
     ));
 
-  it("refuses to download an image of an unknown collection at the metadata step", () =>
-    refusedBeforePixels(
+  // downloadSnippet tells downloadImage the snippet's bands, so there is no metadata request:
+  // the pixel requests of the first round are refused (one per window, 4 at 10 m here), and
+  // the refusal is final, not retried.
+  it("refuses to download an image of an unknown collection in one round of requests", () =>
+    refusedWithinRequests(
+      4,
       () =>
         downloadSnippet(session, image.id, {
           outDir: join(base, "unknown"),
