@@ -107,7 +107,10 @@ test("the progress bar throttles redraws in place and prints quarters in logs", 
     3,
     "1000 ms of ticks at a 500 ms throttle draw twice plus the final line",
   );
-  assert.match(lines[lines.length - 1], /^\rdl \[#{24}\] 100\/100 100\.0 MB 100\.0 MB\/s 1\.0s *\n$/);
+  assert.match(
+    lines[lines.length - 1],
+    /^\rdl \[#{24}\] 100\/100 100\.0 MB 100\.0 MB\/s 1\.0s *\n$/,
+  );
 
   const logged: string[] = [];
   const log = new ProgressBar({
