@@ -5,6 +5,10 @@
  * also the layout of a chunky GeoTIFF tile, so the common case needs no conversion at all.
  */
 import type { PixelTypeName } from "../emulator/model";
+import { allocateSamples, type SampleArray } from "../samples";
+
+export { allocateSamples, type SampleArray };
+
 import { ResponseFormatError } from "./errors";
 
 export interface NpyDtype {
@@ -146,37 +150,6 @@ export function dtypeOf(type: PixelTypeName): NpyDtype {
   const bytes = Number(/\d+/.exec(type)?.[0]) / 8;
   const kind = type.startsWith("float") ? "f" : type.startsWith("u") ? "u" : "i";
   return { kind, bytes, littleEndian: true };
-}
-
-export type SampleArray =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | Float32Array
-  | Float64Array;
-
-export function allocateSamples(type: PixelTypeName, length: number): SampleArray {
-  switch (type) {
-    case "uint8":
-      return new Uint8Array(length);
-    case "int8":
-      return new Int8Array(length);
-    case "uint16":
-      return new Uint16Array(length);
-    case "int16":
-      return new Int16Array(length);
-    case "uint32":
-      return new Uint32Array(length);
-    case "int32":
-      return new Int32Array(length);
-    case "float32":
-      return new Float32Array(length);
-    case "float64":
-      return new Float64Array(length);
-  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { PNG } from "pngjs";
 import { crsFromCode } from "../geo/crs";
 import { encodeGeoTiff } from "../geotiff/encode";
 import type { SampleType } from "../geotiff/spec";
+import { allocateSamples } from "../samples";
 import type { Grid, PixelTypeName, RenderedBand } from "./model";
 import { encodeNpy } from "./npy";
 import { integerRange } from "./render";
@@ -95,27 +96,6 @@ export function nodataFor(type: PixelTypeName): number {
   return range ? range[0] : 0;
 }
 
-function newSamples(type: PixelTypeName, length: number) {
-  switch (type) {
-    case "uint8":
-      return new Uint8Array(length);
-    case "int8":
-      return new Int8Array(length);
-    case "uint16":
-      return new Uint16Array(length);
-    case "int16":
-      return new Int16Array(length);
-    case "uint32":
-      return new Uint32Array(length);
-    case "int32":
-      return new Int32Array(length);
-    case "float32":
-      return new Float32Array(length);
-    case "float64":
-      return new Float64Array(length);
-  }
-}
-
 // Monomorphic copies for the common sample types (visualized uint8, raw uint16 reflectance):
 // the generic loop sees every typed-array kind and reads and writes through slow paths.
 function interleaveBytes(
@@ -147,7 +127,7 @@ function encodeTiff(bands: RenderedBand[], grid: Grid): Buffer {
   const nodata = nodataFor(type);
   const pixels = grid.width * grid.height;
   const count = bands.length;
-  const samples = newSamples(type, pixels * count);
+  const samples = allocateSamples(type, pixels * count);
   for (let b = 0; b < count; b++) {
     const { data, mask } = bands[b];
     if (samples instanceof Uint8Array && data instanceof Uint8Array) {

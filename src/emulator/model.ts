@@ -28,15 +28,10 @@ export interface Grid {
   height: number;
 }
 
-export type PixelTypeName =
-  | "uint8"
-  | "int8"
-  | "uint16"
-  | "int16"
-  | "int32"
-  | "uint32"
-  | "float32"
-  | "float64";
+import type { SampleType } from "../samples";
+
+/** Earth Engine's pixel types by name; the same set the GeoTIFF writer and NPY codecs use. */
+export type PixelTypeName = SampleType;
 
 /** One acquisition of one collection over one 110 km MGRS tile. */
 export interface Scene {

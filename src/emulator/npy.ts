@@ -3,6 +3,7 @@
  * (height, width) with one named field per band, e.g. dtype [('B4', '<u2'), ('B3', '<u2')].
  */
 import { endianness } from "node:os";
+import { BYTES_PER_SAMPLE } from "../samples";
 import type { PixelTypeName, RenderedBand } from "./model";
 
 const DESCR: Record<PixelTypeName, string> = {
@@ -14,17 +15,6 @@ const DESCR: Record<PixelTypeName, string> = {
   uint32: "<u4",
   float32: "<f4",
   float64: "<f8",
-};
-
-const BYTES: Record<PixelTypeName, number> = {
-  uint8: 1,
-  int8: 1,
-  uint16: 2,
-  int16: 2,
-  int32: 4,
-  uint32: 4,
-  float32: 4,
-  float64: 8,
 };
 
 /** Magic, version 1.0, then a little-endian uint16 header length. */
@@ -47,7 +37,7 @@ export function encodeNpy(bands: RenderedBand[], width: number, height: number):
   const unpadded = PREAMBLE_BYTES + header.length + 1;
   header += " ".repeat((HEADER_ALIGN - (unpadded % HEADER_ALIGN)) % HEADER_ALIGN);
   header += "\n";
-  const recordBytes = bands.reduce((sum, b) => sum + BYTES[b.dataType], 0);
+  const recordBytes = bands.reduce((sum, b) => sum + BYTES_PER_SAMPLE[b.dataType], 0);
   const pixels = width * height;
   const out = Buffer.alloc(PREAMBLE_BYTES + header.length + recordBytes * pixels);
   out.write("\x93NUMPY", 0, "latin1");
@@ -60,9 +50,16 @@ export function encodeNpy(bands: RenderedBand[], width: number, height: number):
   for (const band of bands) {
     const bytes = littleEndianBytes(band);
     if (bytes)
-      copyField(bytes, BYTES[band.dataType], band.mask, out, base + fieldOffset, recordBytes);
+      copyField(
+        bytes,
+        BYTES_PER_SAMPLE[band.dataType],
+        band.mask,
+        out,
+        base + fieldOffset,
+        recordBytes,
+      );
     else writeFieldSlowly(band, out, base + fieldOffset, recordBytes, pixels);
-    fieldOffset += BYTES[band.dataType];
+    fieldOffset += BYTES_PER_SAMPLE[band.dataType];
   }
   return out;
 }

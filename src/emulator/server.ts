@@ -6,6 +6,7 @@
 import { createHash, randomBytes, verify as verifySignature } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { BYTES_PER_SAMPLE } from "../samples";
 import { listAlgorithms } from "./catalog";
 import { type CostModel, FaultInjector, SlidingWindow } from "./costs";
 import { EeApiError, invalidArgument, resourceExhausted } from "./errors";
@@ -13,7 +14,7 @@ import { evaluateExpression } from "./evaluate";
 import { toJson } from "./functions-describe";
 import { type EeValue, ImageValue } from "./functions-values";
 import * as images from "./image";
-import type { Grid, PixelTypeName } from "./model";
+import type { Grid } from "./model";
 import {
   defaultRenderThreads,
   RenderPool,
@@ -74,17 +75,6 @@ export const MAX_THUMBNAIL_DIMENSION = 10_000;
 export const MAX_BANDS = 1024;
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 const MAX_STORED_THUMBNAILS = 2000;
-
-const BYTES_PER_SAMPLE: Record<PixelTypeName, number> = {
-  uint8: 1,
-  int8: 1,
-  uint16: 2,
-  int16: 2,
-  int32: 4,
-  uint32: 4,
-  float32: 4,
-  float64: 8,
-};
 
 const UNAUTHENTICATED_MESSAGE =
   "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";

@@ -1,15 +1,8 @@
 import { GeoTiffSpecError } from "./errors";
 
-/** Sample types, named as PixelTypeName in src/emulator/model.ts. */
-export type SampleType =
-  | "uint8"
-  | "int8"
-  | "uint16"
-  | "int16"
-  | "int32"
-  | "uint32"
-  | "float32"
-  | "float64";
+export type { SampleArray, SampleType } from "../samples";
+
+import type { SampleArray, SampleType } from "../samples";
 
 export interface GeoTiffSpec {
   width: number;
@@ -68,16 +61,6 @@ export interface ResolvedSpec {
   /** Upper bound of the finished file's size. */
   maxFileBytes: number;
 }
-
-export type SampleArray =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | Float32Array
-  | Float64Array;
 
 interface SampleInfo {
   bytes: number;
