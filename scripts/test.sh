@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --tests --quiet
-npx tsc --noEmit -p .
+# By path: node_modules/.bin/tsc may be tslab's bundled TypeScript 5.0, depending on install order.
+node node_modules/typescript/bin/tsc --noEmit -p .
 npx biome check .
 # One file at a time keeps emulator processes and ports from piling up on a 2-core machine.
 files=$(find test -name '*.test.ts' -not -path 'test/artifacts/*' | sort)
