@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import { ProgressBar } from "./progress";
 
@@ -101,6 +102,9 @@ async function run<T, R>(
   const signal = options.signal
     ? AbortSignal.any([options.signal, interrupt.signal])
     : interrupt.signal;
+  // Every running task and each of its requests listens to this one signal; past Node's
+  // default of 10 listeners it would warn of a leak that is not one.
+  setMaxListeners(0, signal);
   const results = await Promise.all(
     items.map((item, index) =>
       limiter(async (): Promise<RunItem<R>> => {
