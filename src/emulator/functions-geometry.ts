@@ -99,7 +99,8 @@ export function boxPolygon(box: LonLatBox): Geometry {
   };
 }
 
-function allPositions(geometry: Geometry): number[][] {
+/** Every position of a geometry, rings flattened. */
+export function allPositions(geometry: Geometry): number[][] {
   switch (geometry.type) {
     case "Point":
       return [geometry.coordinates];

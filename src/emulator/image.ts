@@ -4,6 +4,7 @@
  * synthetic Sentinel-2 scenes (landscape.ts) and constants.
  */
 import { crsFromCode } from "../geo/crs";
+import { allPositions, geometryBox } from "./functions-geometry";
 import {
   bandResolution,
   isSpectralBand,
@@ -830,32 +831,11 @@ export function visualize(img: EmImage, params: VisParams): EmImage {
 // ---------------------------------------------------------------------------------------
 // Thumbnails
 
-function geometryPoints(geometry: Geometry): number[][] {
-  switch (geometry.type) {
-    case "Point":
-      return [geometry.coordinates];
-    case "LineString":
-      return geometry.coordinates;
-    case "Polygon":
-      return geometry.coordinates.flat();
-    case "MultiPolygon":
-      return geometry.coordinates.flat(2);
-  }
-}
-
 function lonLatBounds(geometry: Geometry): [number, number, number, number] {
-  const points = geometryPoints(geometry);
-  if (points.length === 0) throw new ImageOperationError("The geometry has no coordinates.");
-  let west = Infinity;
-  let south = Infinity;
-  let east = -Infinity;
-  let north = -Infinity;
-  for (const [lon, lat] of points) {
-    west = Math.min(west, lon);
-    east = Math.max(east, lon);
-    south = Math.min(south, lat);
-    north = Math.max(north, lat);
+  if (allPositions(geometry).length === 0) {
+    throw new ImageOperationError("The geometry has no coordinates.");
   }
+  const { west, south, east, north } = geometryBox(geometry);
   return [west, south, east, north];
 }
 
@@ -981,7 +961,7 @@ export function defaultThumbnailGrid(
       ? region.coordinates
       : region.type === "MultiPolygon"
         ? region.coordinates.flat()
-        : [geometryPoints(region)];
+        : [allPositions(region)];
   for (const path of paths) {
     for (let k = 0; k < path.length; k++) {
       const a = path[k];
