@@ -194,7 +194,11 @@ export class RenderPool {
     worker.unref();
     this.jobs++;
     if (message.kind === "bytes") {
-      task.resolve({ bytes: new Uint8Array(message.buffer), contentType: message.contentType });
+      task.resolve({
+        bytes: new Uint8Array(message.buffer),
+        contentType: message.contentType,
+        pixels: message.pixels,
+      });
     } else {
       task.reject(rebuildError(message.error));
     }

@@ -1,42 +1,39 @@
 /**
- * A pixel job (expression -> image -> rendered bands -> encoded bytes) and the worker-thread
- * loop that runs such jobs for the render pool. Images are closures and cannot cross threads,
- * so a job carries the request's original JSON expression and the worker evaluates it again;
- * the main thread has already evaluated it once (no pixels) to check the request's limits.
+ * A pixel job (request -> checks -> image -> rendered bands -> encoded bytes) and the
+ * worker-thread loop that runs such jobs for the render pool. Images are closures and cannot
+ * cross threads, so a job carries the request as received and the worker does everything
+ * else, the checks included: the server's event loop then only reads bodies and keeps time.
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { encodePixels } from "./encode";
 import { EeApiError } from "./errors";
 import { evaluateExpression } from "./evaluate";
-import { type EeValue, ImageValue } from "./functions-values";
-import * as images from "./image";
 import type { Grid, RenderedBand } from "./model";
+import {
+  type PixelFormat,
+  type PixelRequestFields,
+  type PixelSource,
+  parseJsonBody,
+  planPixels,
+} from "./pixel-request";
 import { renderImage } from "./render";
 
-export type PixelFormat =
-  | "GEO_TIFF"
-  | "NPY"
-  | "PNG"
-  | "JPEG"
-  | "ZIPPED_GEO_TIFF"
-  | "ZIPPED_GEO_TIFF_PER_BAND";
+export type { PixelFormat } from "./pixel-request";
 
 /** Everything a worker needs to reproduce a request's bytes; plain data, structured-cloneable. */
 export interface PixelJob {
-  /** The request's expression exactly as received (Earth Engine's wire JSON). */
-  expression: unknown;
-  /** A thumbnail's visualizationOptions (getPixels), applied after evaluation. */
-  visualizationOptions?: unknown;
-  bandIds?: string[];
-  /** The output grid, already resolved and validated by the main thread. */
-  grid: Grid;
-  format: PixelFormat;
-  source: "computePixels" | "getPixels";
+  source: PixelSource;
+  /** computePixels' raw JSON body, or a stored thumbnail's fields (getPixels). */
+  request: Uint8Array | PixelRequestFields;
+  /** The memory-limit fault: grids over this many pixels are refused; 0 or absent for never. */
+  memoryLimitPixels?: number;
 }
 
 export interface PixelResult {
   bytes: Uint8Array;
   contentType: string;
+  /** Pixels in the output grid: what the cost model charges for. */
+  pixels: number;
 }
 
 /** Marks a worker started by the render pool, so importing this module elsewhere runs no loop. */
@@ -62,40 +59,21 @@ export interface SerializedError {
  * boolean: tslab compiles without strictNullChecks, where boolean tags do not narrow.
  */
 export type ResultMessage =
-  | { id: number; kind: "bytes"; buffer: ArrayBuffer; contentType: string }
+  | { id: number; kind: "bytes"; buffer: ArrayBuffer; contentType: string; pixels: number }
   | { id: number; kind: "error"; error: SerializedError };
-
-/** The evaluated image with bandIds and thumbnail visualization applied, as the request asks. */
-export function requestedImage(
-  value: EeValue,
-  visualizationOptions: unknown,
-  bandIds: string[] | undefined,
-  source: "computePixels" | "getPixels",
-): images.EmImage {
-  const visualized = applyVisualizationOptions(value, visualizationOptions);
-  if (!(visualized instanceof ImageValue)) {
-    throw new EeApiError(
-      400,
-      "INVALID_ARGUMENT",
-      `${source === "computePixels" ? "image:computePixels" : "getPixels"}: The expression must evaluate to an Image.`,
-    );
-  }
-  return bandIds && bandIds.length > 0
-    ? images.select(visualized.image, bandIds)
-    : visualized.image;
-}
 
 /** Runs one job on the calling thread: the same bytes whichever thread runs it. */
 export function renderPixelJob(job: PixelJob): PixelResult {
-  const image = requestedImage(
-    evaluateExpression(job.expression),
-    job.visualizationOptions,
-    job.bandIds,
+  const request = job.request instanceof Uint8Array ? parseJsonBody(job.request) : job.request;
+  const plan = planPixels(
+    evaluateExpression(request.expression),
+    request,
     job.source,
+    job.memoryLimitPixels ?? 0,
   );
-  const bands = renderImage(image, job.grid);
-  const { bytes, contentType } = encode(bands, job.grid, job.format);
-  return { bytes, contentType };
+  const bands = renderImage(plan.image, plan.grid);
+  const { bytes, contentType } = encode(bands, plan.grid, plan.format);
+  return { bytes, contentType, pixels: plan.grid.width * plan.grid.height };
 }
 
 function encode(
@@ -128,25 +106,6 @@ function encode(
         contentType: "application/zip",
       };
   }
-}
-
-/** Applies a thumbnail's visualizationOptions (ranges, palette, gamma) as Image.visualize would. */
-function applyVisualizationOptions(value: EeValue, raw: unknown): EeValue {
-  if (!(value instanceof ImageValue) || typeof raw !== "object" || raw === null) return value;
-  const options = raw as {
-    ranges?: { min?: number; max?: number }[];
-    paletteColors?: string[];
-    gamma?: { value?: number };
-  };
-  const params: images.VisParams = {};
-  if (Array.isArray(options.ranges) && options.ranges.length > 0) {
-    params.min = options.ranges.map((r) => r.min ?? 0);
-    params.max = options.ranges.map((r) => r.max ?? 1);
-  }
-  if (Array.isArray(options.paletteColors)) params.palette = options.paletteColors;
-  if (typeof options.gamma?.value === "number") params.gamma = options.gamma.value;
-  if (Object.keys(params).length === 0) return value;
-  return new ImageValue(images.visualize(value.image, params));
 }
 
 // --- A stored (uncompressed) ZIP archive: enough for getDownloadURL's zipped GeoTIFFs. ---
@@ -243,7 +202,13 @@ function serve(port: NonNullable<typeof parentPort>): void {
     try {
       const result = renderPixelJob(message.job);
       const buffer = ownedArrayBuffer(result.bytes);
-      reply = { id: message.id, kind: "bytes", buffer, contentType: result.contentType };
+      reply = {
+        id: message.id,
+        kind: "bytes",
+        buffer,
+        contentType: result.contentType,
+        pixels: result.pixels,
+      };
       transfer = [buffer];
     } catch (error) {
       reply = { id: message.id, kind: "error", error: serializeError(error) };

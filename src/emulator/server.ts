@@ -6,22 +6,19 @@
 import { createHash, randomBytes, verify as verifySignature } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { BYTES_PER_SAMPLE } from "../samples";
 import { listAlgorithms } from "./catalog";
 import { type CostModel, FaultInjector, SlidingWindow } from "./costs";
 import { EeApiError, invalidArgument, resourceExhausted } from "./errors";
 import { evaluateExpression } from "./evaluate";
 import { toJson } from "./functions-describe";
-import { type EeValue, ImageValue } from "./functions-values";
-import * as images from "./image";
-import type { Grid } from "./model";
+import { parseJsonBody } from "./pixel-request";
 import {
   defaultRenderThreads,
   RenderPool,
   RenderPoolClosedError,
   type RenderPoolStats,
 } from "./render-pool";
-import { type PixelFormat, requestedImage } from "./render-worker";
+import type { PixelJob } from "./render-worker";
 
 export interface AuthOptions {
   /** Static tokens accepted as `Authorization: Bearer <token>`. */
@@ -66,13 +63,6 @@ export interface EmulatorStatus {
   render: RenderPoolStats;
 }
 
-/** Earth Engine's computePixels cap: 48 MiB of pixels (values plus one mask byte per pixel). */
-export const MAX_REQUEST_BYTES = 50_331_648;
-/** getDownloadURL/getThumbURL cap (32 MiB). */
-export const MAX_THUMBNAIL_BYTES = 33_554_432;
-export const MAX_GRID_DIMENSION = 32_768;
-export const MAX_THUMBNAIL_DIMENSION = 10_000;
-export const MAX_BANDS = 1024;
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 const MAX_STORED_THUMBNAILS = 2000;
 
@@ -317,14 +307,8 @@ export class EmulatorServer {
           return jsonReply(200, { result });
         }
         case "computePixels": {
-          const body = await readJson(req, this.maxBody);
-          const value = evaluateExpression(body.expression);
-          return await this.pixels(
-            value,
-            { ...body, visualizationOptions: undefined },
-            "computePixels",
-            started,
-          );
+          const body = await readBody(req, this.maxBody);
+          return await this.pixels({ source: "computePixels", request: body }, started);
         }
         case "thumbnails": {
           const body = await readJson(req, this.maxBody);
@@ -361,8 +345,7 @@ export class EmulatorServer {
               "NOT_FOUND",
               `Thumbnail '${name}' not found: create it with POST .../thumbnails first.`,
             );
-          const value = evaluateExpression(record.expression);
-          return await this.pixels(value, { ...record }, "getPixels", started);
+          return await this.pixels({ source: "getPixels", request: { ...record } }, started);
         }
         default:
           await drain(req, this.maxBody);
@@ -394,63 +377,16 @@ export class EmulatorServer {
   }
 
   /**
-   * Checks the request against Earth Engine's limits here (evaluation builds no pixels, so it
-   * is cheap), then renders on the pool with the original expression: the event loop stays
-   * free to accept and timestamp other requests, and the render hides inside the modeled time.
+   * Renders on the pool, checks included (src/emulator/pixel-request.ts), so the event loop
+   * stays free to accept and timestamp other requests and the render hides inside the
+   * modelled time; replies when that time is up.
    */
-  private async pixels(
-    value: EeValue,
-    body: Record<string, unknown>,
-    source: "computePixels" | "getPixels",
-    started: number,
-  ): Promise<Reply> {
-    if (!(value instanceof ImageValue)) {
-      throw invalidArgument(
-        `${source === "computePixels" ? "image:computePixels" : "getPixels"}: The expression must evaluate to an Image.`,
-      );
-    }
-    let bandIds: string[] | undefined;
-    if (Array.isArray(body.bandIds) && body.bandIds.length > 0) {
-      if (!body.bandIds.every((b) => typeof b === "string"))
-        throw invalidArgument("bandIds must be a list of band names.");
-      bandIds = body.bandIds as string[];
-    }
-    const image = requestedImage(value, body.visualizationOptions, bandIds, source);
-    const grid =
-      body.grid !== undefined && body.grid !== null ? parseGrid(body.grid) : defaultGrid(image);
-    const format = parseFormat(body.fileFormat, source);
-    const maxSide = source === "computePixels" ? MAX_GRID_DIMENSION : MAX_THUMBNAIL_DIMENSION;
-    if (grid.width > maxSide || grid.height > maxSide) {
-      throw invalidArgument(
-        `Grid dimensions (${grid.width}x${grid.height}) must be less than or equal to ${maxSide} pixels on each side.`,
-      );
-    }
-    if (image.bands.length > MAX_BANDS) {
-      throw invalidArgument(
-        `Number of bands (${image.bands.length}) must be less than or equal to ${MAX_BANDS}.`,
-      );
-    }
-    if (image.bands.length === 0) throw invalidArgument("The image has no bands to compute.");
-    const bytesPerPixel =
-      image.bands.reduce((sum, band) => sum + BYTES_PER_SAMPLE[band.dataType], 0) + 1;
-    const total = grid.width * grid.height * bytesPerPixel;
-    const cap = source === "computePixels" ? MAX_REQUEST_BYTES : MAX_THUMBNAIL_BYTES;
-    if (total > cap)
-      throw invalidArgument(
-        `Total request size (${total} bytes) must be less than or equal to ${cap} bytes.`,
-      );
-    const pixels = grid.width * grid.height;
-    const limit = this.options.model.faults.memoryLimitPixels;
-    if (limit > 0 && pixels > limit) throw invalidArgument("User memory limit exceeded.");
-    const { bytes, contentType } = await this.renderPool.run({
-      expression: body.expression,
-      visualizationOptions: body.visualizationOptions,
-      bandIds,
-      grid,
-      format,
-      source,
-    });
+  private async pixels(job: Pick<PixelJob, "source" | "request">, started: number): Promise<Reply> {
     const model = this.options.model;
+    const { bytes, contentType, pixels } = await this.renderPool.run({
+      ...job,
+      memoryLimitPixels: model.faults.memoryLimitPixels,
+    });
     await this.delayUntil(started + model.latencyMs + (model.msPerMegapixel * pixels) / 1e6);
     return {
       status: 200,
@@ -582,31 +518,40 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+/** The request body, refused over `maxBytes` (413). */
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (size: string) =>
+    new EeApiError(
+      413,
+      "INVALID_ARGUMENT",
+      `Request body${size} exceeds the emulator's ${maxBytes}-byte limit.`,
+    );
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > maxBytes) {
     req.resume();
-    throw new EeApiError(
-      413,
-      "INVALID_ARGUMENT",
-      `Request body (${declared} bytes) exceeds the emulator's ${maxBytes}-byte limit.`,
-    );
+    return Promise.reject(tooLarge(` (${declared} bytes)`));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      req.resume();
-      throw new EeApiError(
-        413,
-        "INVALID_ARGUMENT",
-        `Request body exceeds the emulator's ${maxBytes}-byte limit.`,
-      );
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  // Plain listeners, not `for await`: an async iterator per request costs the event loop more
+  // than the small JSON bodies it reads, and that loop is what timestamps arrivals.
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on("data", (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        refused = true;
+        reject(tooLarge(""));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once("end", () => {
+      if (!refused) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    });
+    req.once("error", reject);
+  });
 }
 
 async function drain(req: http.IncomingMessage, maxBytes: number): Promise<void> {
@@ -617,125 +562,7 @@ async function readJson(
   req: http.IncomingMessage,
   maxBytes: number,
 ): Promise<Record<string, unknown>> {
-  const raw = await readBody(req, maxBytes);
-  const depth = jsonNestingDepth(raw);
-  if (depth > MAX_JSON_NESTING) {
-    throw invalidArgument(
-      `Request JSON nests ${depth} levels deep; the emulator accepts at most ${MAX_JSON_NESTING}.`,
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.toString("utf8"));
-  } catch (error) {
-    throw invalidArgument(`Invalid JSON payload received. ${messageOf(error)}`);
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw invalidArgument("Invalid JSON payload received: expected an object.");
-  }
-  return parsed as Record<string, unknown>;
-}
-
-// JSON.parse copes with any depth, but everything after it (constant values, JSON.stringify
-// of results) recurses: a hostile body nested 10^5 deep would overflow the stack there.
-const MAX_JSON_NESTING = 512;
-
-/** Deepest [ / { nesting in a JSON text, counted without recursion; strings are skipped. */
-function jsonNestingDepth(raw: Buffer): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < raw.length; i++) {
-    const byte = raw[i];
-    if (inString) {
-      if (byte === 0x5c) i++;
-      else if (byte === 0x22) inString = false;
-    } else if (byte === 0x22) {
-      inString = true;
-    } else if (byte === 0x7b || byte === 0x5b) {
-      depth++;
-      if (depth > deepest) deepest = depth;
-    } else if (byte === 0x7d || byte === 0x5d) {
-      depth--;
-    }
-  }
-  return deepest;
-}
-
-/** computePixels' `grid` field (PixelGrid) -> Grid, validated. */
-export function parseGrid(raw: unknown): Grid {
-  const grid = raw as {
-    crsCode?: unknown;
-    affineTransform?: Record<string, unknown>;
-    dimensions?: { width?: unknown; height?: unknown };
-  };
-  if (typeof grid !== "object" || grid === null) throw invalidArgument("grid must be an object.");
-  if (typeof grid.crsCode !== "string")
-    throw invalidArgument('grid.crsCode is required, e.g. "EPSG:32617".');
-  const t = grid.affineTransform ?? {};
-  const num = (v: unknown, name: string, fallback?: number): number => {
-    if (v === undefined && fallback !== undefined) return fallback;
-    if (typeof v !== "number" || !Number.isFinite(v))
-      throw invalidArgument(`grid.affineTransform.${name} must be a number.`);
-    return v;
-  };
-  const affine = {
-    scaleX: num(t.scaleX, "scaleX"),
-    shearX: num(t.shearX, "shearX", 0),
-    translateX: num(t.translateX, "translateX", 0),
-    shearY: num(t.shearY, "shearY", 0),
-    scaleY: num(t.scaleY, "scaleY"),
-    translateY: num(t.translateY, "translateY", 0),
-  };
-  if (affine.scaleX === 0 || affine.scaleY === 0)
-    throw invalidArgument("grid.affineTransform scales must be non-zero.");
-  const width = grid.dimensions?.width;
-  const height = grid.dimensions?.height;
-  if (
-    !Number.isInteger(width) ||
-    !Number.isInteger(height) ||
-    (width as number) < 1 ||
-    (height as number) < 1
-  ) {
-    throw invalidArgument("grid.dimensions.width and height must be positive integers.");
-  }
-  return { crsCode: grid.crsCode, affine, width: width as number, height: height as number };
-}
-
-/** Without a grid: the image's own bounded grid (clipToBoundsAndScale sets it), else the thumbnail default. */
-function defaultGrid(image: images.EmImage): Grid {
-  const band = image.bands[0];
-  if (band?.dimensions && !image.thumbnailHint) {
-    const [a, b, c, d, e, f] = band.crsTransform;
-    return {
-      crsCode: band.crsCode,
-      affine: { scaleX: a, shearX: b, translateX: c, shearY: d, scaleY: e, translateY: f },
-      width: band.dimensions[0],
-      height: band.dimensions[1],
-    };
-  }
-  return images.defaultThumbnailGrid(image, {});
-}
-
-function parseFormat(raw: unknown, source: "computePixels" | "getPixels"): PixelFormat {
-  const format = raw === undefined || raw === null ? "AUTO_JPEG_PNG" : String(raw);
-  switch (format) {
-    case "GEO_TIFF":
-    case "NPY":
-    case "PNG":
-    case "JPEG":
-      return format;
-    case "AUTO_JPEG_PNG":
-      // Earth Engine picks PNG when the image has masked pixels; PNG is always correct.
-      return "PNG";
-    case "ZIPPED_GEO_TIFF":
-    case "ZIPPED_GEO_TIFF_PER_BAND":
-      if (source === "getPixels") return format;
-      break;
-  }
-  throw invalidArgument(
-    `fileFormat '${format}' is not supported by the ee-snippets emulator: use GEO_TIFF, NPY, PNG or JPEG${source === "getPixels" ? " (downloads also ZIPPED_GEO_TIFF, ZIPPED_GEO_TIFF_PER_BAND)" : ""}.`,
-  );
+  return parseJsonBody(await readBody(req, maxBytes));
 }
 
 /** Verifies an RS256 JWT assertion; returns what is wrong, or undefined when it is valid. */

@@ -80,12 +80,19 @@ function wireGrid(width: number, height: number): unknown {
   return { crsCode: grid.crsCode, affineTransform: grid.affine, dimensions: { width, height } };
 }
 
+/** computePixels' body as it arrives: raw JSON bytes, checked and parsed on the worker. */
+function body(fields: Record<string, unknown>): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(fields));
+}
+
 function snippetJob(width: number, height: number): PixelJob {
   return {
-    expression: snippetExpression(),
-    grid: utmGrid(width, height),
-    format: "GEO_TIFF",
     source: "computePixels",
+    request: body({
+      expression: snippetExpression(),
+      grid: wireGrid(width, height),
+      fileFormat: "GEO_TIFF",
+    }),
   };
 }
 
@@ -105,16 +112,19 @@ test("a pool renders the same bytes as the calling thread, and the errors have t
     const expected = renderPixelJob(job);
     const [first, second] = await Promise.all([pool.run(job), pool.run(job)]);
     assert.equal(first.contentType, "image/tiff");
+    assert.equal(first.pixels, 96 * 64, "the worker reports the grid's pixels for the cost model");
     assert.deepEqual(Buffer.from(first.bytes), Buffer.from(expected.bytes));
     assert.deepEqual(Buffer.from(second.bytes), Buffer.from(expected.bytes));
 
     // PNG takes 1 or 3 bands: the encoder refuses two, on whichever thread it runs.
     const badJob: PixelJob = {
-      expression: rawImageExpression(),
-      bandIds: ["B4", "B3"],
-      grid: utmGrid(16, 16),
-      format: "PNG",
       source: "computePixels",
+      request: body({
+        expression: rawImageExpression(),
+        bandIds: ["B4", "B3"],
+        grid: wireGrid(16, 16),
+        fileFormat: "PNG",
+      }),
     };
     const local = (() => {
       try {

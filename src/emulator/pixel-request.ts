@@ -1,0 +1,261 @@
+/**
+ * A pixel request (computePixels' body, or a stored thumbnail's fields) checked against Earth
+ * Engine's limits and resolved into what to render: the image, its grid and the file format.
+ * Runs on the render threads, so the server's event loop only reads bodies and timestamps
+ * requests: with many requests arriving at once, time spent here on the main thread would
+ * delay when the later ones are even seen, and that delay is the emulator's, not the model's.
+ */
+import { BYTES_PER_SAMPLE } from "../samples";
+import { invalidArgument } from "./errors";
+import { type EeValue, ImageValue } from "./functions-values";
+import * as images from "./image";
+import type { Grid } from "./model";
+
+/** Earth Engine's computePixels cap: 48 MiB of pixels (values plus one mask byte per pixel). */
+export const MAX_REQUEST_BYTES = 50_331_648;
+/** getDownloadURL/getThumbURL cap (32 MiB). */
+export const MAX_THUMBNAIL_BYTES = 33_554_432;
+export const MAX_GRID_DIMENSION = 32_768;
+export const MAX_THUMBNAIL_DIMENSION = 10_000;
+export const MAX_BANDS = 1024;
+// JSON.parse copes with any depth, but everything after it (constant values, JSON.stringify
+// of results) recurses: a hostile body nested 10^5 deep would overflow the stack there.
+const MAX_JSON_NESTING = 512;
+
+export type PixelFormat =
+  | "GEO_TIFF"
+  | "NPY"
+  | "PNG"
+  | "JPEG"
+  | "ZIPPED_GEO_TIFF"
+  | "ZIPPED_GEO_TIFF_PER_BAND";
+
+export type PixelSource = "computePixels" | "getPixels";
+
+/** The fields of a pixel request as Earth Engine's REST API names them, unchecked. */
+export interface PixelRequestFields {
+  expression?: unknown;
+  fileFormat?: unknown;
+  bandIds?: unknown;
+  grid?: unknown;
+  /** Thumbnails only: ranges, palette and gamma applied after evaluation. */
+  visualizationOptions?: unknown;
+}
+
+export interface PixelPlan {
+  image: images.EmImage;
+  grid: Grid;
+  format: PixelFormat;
+}
+
+/** A JSON request body as an object, refusing bodies nested too deep to handle safely. */
+export function parseJsonBody(raw: Uint8Array): Record<string, unknown> {
+  const depth = jsonNestingDepth(raw);
+  if (depth > MAX_JSON_NESTING) {
+    throw invalidArgument(
+      `Request JSON nests ${depth} levels deep; the emulator accepts at most ${MAX_JSON_NESTING}.`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("utf8"));
+  } catch (error) {
+    throw invalidArgument(
+      `Invalid JSON payload received. ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw invalidArgument("Invalid JSON payload received: expected an object.");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Deepest [ / { nesting in a JSON text, counted without recursion; strings are skipped. */
+function jsonNestingDepth(raw: Uint8Array): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const byte = raw[i];
+    if (inString) {
+      if (byte === 0x5c) i++;
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+/**
+ * What a request asks to render, checked as Earth Engine checks it: an image, a grid within
+ * the side and byte limits, at most 1024 bands, a supported format. `memoryLimitPixels` (a
+ * fault the emulator can inject) refuses larger grids as Earth Engine's memory limit does.
+ */
+export function planPixels(
+  value: EeValue,
+  request: PixelRequestFields,
+  source: PixelSource,
+  memoryLimitPixels = 0,
+): PixelPlan {
+  const what = source === "computePixels" ? "image:computePixels" : "getPixels";
+  if (!(value instanceof ImageValue)) {
+    throw invalidArgument(`${what}: The expression must evaluate to an Image.`);
+  }
+  let bandIds: string[] | undefined;
+  if (Array.isArray(request.bandIds) && request.bandIds.length > 0) {
+    if (!request.bandIds.every((b) => typeof b === "string"))
+      throw invalidArgument("bandIds must be a list of band names.");
+    bandIds = request.bandIds as string[];
+  }
+  // computePixels has no visualizationOptions: the expression visualizes, if anything.
+  const visualization = source === "getPixels" ? request.visualizationOptions : undefined;
+  const image = requestedImage(value, visualization, bandIds, source);
+  const grid =
+    request.grid !== undefined && request.grid !== null
+      ? parseGrid(request.grid)
+      : defaultGrid(image);
+  const format = parseFormat(request.fileFormat, source);
+  const maxSide = source === "computePixels" ? MAX_GRID_DIMENSION : MAX_THUMBNAIL_DIMENSION;
+  if (grid.width > maxSide || grid.height > maxSide) {
+    throw invalidArgument(
+      `Grid dimensions (${grid.width}x${grid.height}) must be less than or equal to ${maxSide} pixels on each side.`,
+    );
+  }
+  if (image.bands.length > MAX_BANDS) {
+    throw invalidArgument(
+      `Number of bands (${image.bands.length}) must be less than or equal to ${MAX_BANDS}.`,
+    );
+  }
+  if (image.bands.length === 0) throw invalidArgument("The image has no bands to compute.");
+  const bytesPerPixel =
+    image.bands.reduce((sum, band) => sum + BYTES_PER_SAMPLE[band.dataType], 0) + 1;
+  const total = grid.width * grid.height * bytesPerPixel;
+  const cap = source === "computePixels" ? MAX_REQUEST_BYTES : MAX_THUMBNAIL_BYTES;
+  if (total > cap)
+    throw invalidArgument(
+      `Total request size (${total} bytes) must be less than or equal to ${cap} bytes.`,
+    );
+  if (memoryLimitPixels > 0 && grid.width * grid.height > memoryLimitPixels) {
+    throw invalidArgument("User memory limit exceeded.");
+  }
+  return { image, grid, format };
+}
+
+/** The evaluated image with bandIds and thumbnail visualization applied, as the request asks. */
+export function requestedImage(
+  value: EeValue,
+  visualizationOptions: unknown,
+  bandIds: string[] | undefined,
+  source: PixelSource,
+): images.EmImage {
+  const visualized = applyVisualizationOptions(value, visualizationOptions);
+  if (!(visualized instanceof ImageValue)) {
+    throw invalidArgument(
+      `${source === "computePixels" ? "image:computePixels" : "getPixels"}: The expression must evaluate to an Image.`,
+    );
+  }
+  return bandIds && bandIds.length > 0
+    ? images.select(visualized.image, bandIds)
+    : visualized.image;
+}
+
+/** Applies a thumbnail's visualizationOptions (ranges, palette, gamma) as Image.visualize would. */
+function applyVisualizationOptions(value: EeValue, raw: unknown): EeValue {
+  if (!(value instanceof ImageValue) || typeof raw !== "object" || raw === null) return value;
+  const options = raw as {
+    ranges?: { min?: number; max?: number }[];
+    paletteColors?: string[];
+    gamma?: { value?: number };
+  };
+  const params: images.VisParams = {};
+  if (Array.isArray(options.ranges) && options.ranges.length > 0) {
+    params.min = options.ranges.map((r) => r.min ?? 0);
+    params.max = options.ranges.map((r) => r.max ?? 1);
+  }
+  if (Array.isArray(options.paletteColors)) params.palette = options.paletteColors;
+  if (typeof options.gamma?.value === "number") params.gamma = options.gamma.value;
+  if (Object.keys(params).length === 0) return value;
+  return new ImageValue(images.visualize(value.image, params));
+}
+
+/** computePixels' `grid` field (PixelGrid) -> Grid, validated. */
+export function parseGrid(raw: unknown): Grid {
+  const grid = raw as {
+    crsCode?: unknown;
+    affineTransform?: Record<string, unknown>;
+    dimensions?: { width?: unknown; height?: unknown };
+  };
+  if (typeof grid !== "object" || grid === null) throw invalidArgument("grid must be an object.");
+  if (typeof grid.crsCode !== "string")
+    throw invalidArgument('grid.crsCode is required, e.g. "EPSG:32617".');
+  const t = grid.affineTransform ?? {};
+  const num = (v: unknown, name: string, fallback?: number): number => {
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw invalidArgument(`grid.affineTransform.${name} must be a number.`);
+    return v;
+  };
+  const affine = {
+    scaleX: num(t.scaleX, "scaleX"),
+    shearX: num(t.shearX, "shearX", 0),
+    translateX: num(t.translateX, "translateX", 0),
+    shearY: num(t.shearY, "shearY", 0),
+    scaleY: num(t.scaleY, "scaleY"),
+    translateY: num(t.translateY, "translateY", 0),
+  };
+  if (affine.scaleX === 0 || affine.scaleY === 0)
+    throw invalidArgument("grid.affineTransform scales must be non-zero.");
+  const width = grid.dimensions?.width;
+  const height = grid.dimensions?.height;
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    (width as number) < 1 ||
+    (height as number) < 1
+  ) {
+    throw invalidArgument("grid.dimensions.width and height must be positive integers.");
+  }
+  return { crsCode: grid.crsCode, affine, width: width as number, height: height as number };
+}
+
+/** Without a grid: the image's own bounded grid (clipToBoundsAndScale sets it), else the thumbnail default. */
+function defaultGrid(image: images.EmImage): Grid {
+  const band = image.bands[0];
+  if (band?.dimensions && !image.thumbnailHint) {
+    const [a, b, c, d, e, f] = band.crsTransform;
+    return {
+      crsCode: band.crsCode,
+      affine: { scaleX: a, shearX: b, translateX: c, shearY: d, scaleY: e, translateY: f },
+      width: band.dimensions[0],
+      height: band.dimensions[1],
+    };
+  }
+  return images.defaultThumbnailGrid(image, {});
+}
+
+function parseFormat(raw: unknown, source: "computePixels" | "getPixels"): PixelFormat {
+  const format = raw === undefined || raw === null ? "AUTO_JPEG_PNG" : String(raw);
+  switch (format) {
+    case "GEO_TIFF":
+    case "NPY":
+    case "PNG":
+    case "JPEG":
+      return format;
+    case "AUTO_JPEG_PNG":
+      // Earth Engine picks PNG when the image has masked pixels; PNG is always correct.
+      return "PNG";
+    case "ZIPPED_GEO_TIFF":
+    case "ZIPPED_GEO_TIFF_PER_BAND":
+      if (source === "getPixels") return format;
+      break;
+  }
+  throw invalidArgument(
+    `fileFormat '${format}' is not supported by the ee-snippets emulator: use GEO_TIFF, NPY, PNG or JPEG${source === "getPixels" ? " (downloads also ZIPPED_GEO_TIFF, ZIPPED_GEO_TIFF_PER_BAND)" : ""}.`,
+  );
+}
