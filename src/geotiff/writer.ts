@@ -6,20 +6,10 @@
  *
  * File layout: header | tiles in arrival order | IFD and its values.
  */
-import { randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
-import {
-  access,
-  type FileHandle,
-  link,
-  lstat,
-  open,
-  rename,
-  stat,
-  statfs,
-  unlink,
-} from "node:fs/promises";
+import { createHash, randomUUID } from "node:crypto";
+import { type FileHandle, link, lstat, open, rename, statfs, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { Coalescer } from "../coalesce";
 import {
   GeoTiffAbortedError,
   GeoTiffDirectoryError,
@@ -52,6 +42,23 @@ interface PartialTile {
 
 type State = "open" | "finishing" | "finished" | "aborted";
 
+/**
+ * Files up to this size are assembled in memory and reach the disk in one write at finish():
+ * a small snippet then costs a handful of file operations instead of one per tile plus the
+ * header and index, and its checksum comes from memory instead of reading the file back.
+ * Larger files spill to the temporary file on the way and stream from then on, so memory per
+ * writer stays bounded by this.
+ */
+export const IN_MEMORY_FILE_BYTES = 2 * 1024 * 1024;
+
+/** What finish() published. */
+export interface FinishedFile {
+  path: string;
+  bytes: number;
+  /** SHA-256 (hex) of the file, when it was assembled in memory; undefined for larger files. */
+  sha256?: string;
+}
+
 export class GeoTiffWriter {
   readonly path: string;
   readonly tilesAcross: number;
@@ -65,7 +72,7 @@ export class GeoTiffWriter {
   private readonly overwrite: boolean;
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort: () => void;
-  /** File offset and compressed size of each tile (row-major); size 0 = not yet on disk. */
+  /** File offset and compressed size of each tile (row-major); size 0 = not yet stored. */
   private readonly offsets: Float64Array;
   private readonly byteCounts: Float64Array;
   /** 1 once a tile has been handed to the compressor: a second write is a caller bug. */
@@ -73,11 +80,16 @@ export class GeoTiffWriter {
   private readonly partial = new Map<number, PartialTile>();
   private readonly inFlight = new Set<Promise<void>>();
   private fileEnd: number;
-  private tilesOnDisk = 0;
-  private tileBytesOnDisk = 0;
+  private tilesStored = 0;
+  /** Bytes the temporary file really received (memory holds the rest until a spill or finish). */
+  private bytesOnDisk = 0;
+  private tileBytesStored = 0;
   private state: State = "open";
   private failure: Error | undefined;
-  private finishing: Promise<{ path: string; bytes: number }> | undefined;
+  private finishing: Promise<FinishedFile> | undefined;
+  /** Appended byte ranges not yet on disk (small files); undefined once spilled to the file. */
+  private pending: { position: number; bytes: Uint8Array }[] | undefined = [];
+  private spilled: Promise<void> | undefined;
   /** Closing and deleting the temporary file, once the writer failed or was aborted. */
   private cleanup: Promise<void> | undefined;
 
@@ -120,38 +132,43 @@ export class GeoTiffWriter {
     const target = resolve(path);
     const directory = dirname(target);
     if (options.signal?.aborted) throw new GeoTiffAbortedError(target, options.signal.reason);
-    await checkDirectory(directory);
-    const existing = await lstat(target).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return undefined;
-      throw new GeoTiffDirectoryError(directory, `cannot check ${target} (${error.code})`, error);
-    });
+    // Hidden, same directory, random suffix: concurrent writers never collide and a crash
+    // leaves an obviously partial file, never one under the final name.
+    const tempPath = join(directory, `.${basename(target)}.partial-${randomUUID().slice(0, 13)}`);
+    // Two file operations, side by side: many downloads open files at once, and each
+    // operation waits its turn in libuv's small thread pool. Creating the temporary file is
+    // also the directory check: its error says whether the directory is missing, not a
+    // directory, or not writable.
+    const [created, targetCheck] = await Promise.allSettled([open(tempPath, "wx"), lstat(target)]);
+    if (created.status === "rejected") {
+      throw directoryError(directory, target, created.reason, resolved.maxFileBytes);
+    }
+    const handle = created.value;
+    const discard = async () => {
+      await handle.close().catch(() => undefined);
+      await unlink(tempPath).catch(() => undefined);
+    };
+    let existing: Awaited<ReturnType<typeof lstat>> | undefined;
+    if (targetCheck.status === "fulfilled") existing = targetCheck.value;
+    else if ((targetCheck.reason as NodeJS.ErrnoException).code !== "ENOENT") {
+      await discard();
+      const code = (targetCheck.reason as NodeJS.ErrnoException).code;
+      throw new GeoTiffDirectoryError(
+        directory,
+        `cannot check ${target} (${code})`,
+        targetCheck.reason,
+      );
+    }
     if (existing?.isDirectory()) {
+      await discard();
       throw new GeoTiffDirectoryError(
         directory,
         `${target} is a directory; give a file name ending in .tif`,
       );
     }
-    if (existing && options.overwrite !== true) throw new GeoTiffExistsError(target);
-
-    // Hidden, same directory, random suffix: concurrent writers never collide and a crash
-    // leaves an obviously partial file, never one under the final name.
-    const tempPath = join(
-      directory,
-      `.${basename(target)}.partial-${randomBytes(6).toString("hex")}`,
-    );
-    let handle: FileHandle;
-    try {
-      handle = await open(tempPath, "wx");
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOSPC") {
-        throw new GeoTiffDiskFullError(target, {
-          bytesWritten: 0,
-          bytesNeeded: resolved.maxFileBytes,
-          cause: error,
-        });
-      }
-      throw new GeoTiffDirectoryError(directory, `cannot create a file there (${code})`, error);
+    if (existing && options.overwrite !== true) {
+      await discard();
+      throw new GeoTiffExistsError(target);
     }
     const writer = new GeoTiffWriter(target, tempPath, handle, resolved, options);
     // The first-IFD offset is a placeholder until finish() knows where the IFD goes.
@@ -318,7 +335,7 @@ export class GeoTiffWriter {
   /** Tiles on disk so far, and their compressed bytes: for progress reports. */
   progress(): { tilesWritten: number; tiles: number; bytes: number; partialTiles: number } {
     return {
-      tilesWritten: this.tilesOnDisk,
+      tilesWritten: this.tilesStored,
       tiles: this.spec.tileCount,
       bytes: this.fileEnd,
       partialTiles: this.partial.size,
@@ -330,7 +347,7 @@ export class GeoTiffWriter {
    * to its path (never replacing a file unless opened with overwrite). Throws
    * GeoTiffIncompleteError, naming the tiles, if any is missing; the writer then stays open.
    */
-  finish(): Promise<{ path: string; bytes: number }> {
+  finish(): Promise<FinishedFile> {
     if (this.finishing) return this.finishing;
     if (this.failure) return Promise.reject(this.failure);
     this.finishing = this.complete().catch(async (error: unknown) => {
@@ -354,7 +371,7 @@ export class GeoTiffWriter {
     await this.fail(new GeoTiffAbortedError(this.path));
   }
 
-  private async complete(): Promise<{ path: string; bytes: number }> {
+  private async complete(): Promise<FinishedFile> {
     this.state = "finishing";
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     if (this.failure) throw this.failure;
@@ -382,16 +399,24 @@ export class GeoTiffWriter {
     await this.append(ifd.bytes, this.fileEnd);
     const patch = encodeIfdOffset(this.spec.bigTiff, ifd.ifdOffset);
     await this.append(patch.bytes, patch.position);
+    let sha256: string | undefined;
+    if (this.pending) {
+      const file = assemble(this.pending, bytes);
+      this.pending = undefined;
+      sha256 = createHash("sha256").update(file).digest("hex");
+      this.fileEnd = bytes;
+      await this.writeAt(file, 0);
+    }
     try {
       await this.handle.sync();
       await this.handle.close();
     } catch (error) {
-      throw await this.ioFailure(error, 0);
+      throw await this.ioFailure(error);
     }
     await this.publish();
     this.state = "finished";
     this.signal?.removeEventListener("abort", this.onAbort);
-    return { path: this.path, bytes };
+    return { path: this.path, bytes, sha256 };
   }
 
   /** Moves the finished temp file to the final path, atomically and without clobbering. */
@@ -424,12 +449,7 @@ export class GeoTiffWriter {
       }
     }
     // Persist the directory entry too, so a crash right after finish() keeps the file.
-    try {
-      const dir = await open(dirname(this.path), "r");
-      await dir.sync().finally(() => dir.close());
-    } catch {
-      // Best effort: some platforms cannot fsync a directory; the data itself is synced.
-    }
+    await syncDirectory(dirname(this.path));
   }
 
   private checkOpen(): void {
@@ -477,8 +497,8 @@ export class GeoTiffWriter {
       await this.append(compressed, offset);
       this.offsets[index] = offset;
       this.byteCounts[index] = compressed.byteLength;
-      this.tilesOnDisk++;
-      this.tileBytesOnDisk += compressed.byteLength;
+      this.tilesStored++;
+      this.tileBytesStored += compressed.byteLength;
     })();
     const tracked = task.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
@@ -490,7 +510,34 @@ export class GeoTiffWriter {
     return this.spec.tileCount * 8 + 65536 + this.spec.bands * 512;
   }
 
+  /** Stores bytes at a position of the file: in memory while the file is small, else on disk. */
   private async append(bytes: Uint8Array, position: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (
+      this.pending &&
+      this.fileEnd <= IN_MEMORY_FILE_BYTES &&
+      position + bytes.byteLength <= IN_MEMORY_FILE_BYTES
+    ) {
+      this.pending.push({ position, bytes });
+      return;
+    }
+    await this.spill();
+    await this.writeAt(bytes, position);
+  }
+
+  /** Writes what memory holds to the temporary file, once; later appends go straight to it. */
+  private spill(): Promise<void> {
+    if (!this.spilled) {
+      const held = this.pending ?? [];
+      this.pending = undefined;
+      this.spilled = (async () => {
+        for (const part of held) await this.writeAt(part.bytes, part.position);
+      })();
+    }
+    return this.spilled;
+  }
+
+  private async writeAt(bytes: Uint8Array, position: number): Promise<void> {
     if (this.failure) throw this.failure;
     try {
       let done = 0;
@@ -502,14 +549,15 @@ export class GeoTiffWriter {
           position + done,
         );
         done += bytesWritten;
+        this.bytesOnDisk += bytesWritten;
       }
     } catch (error) {
-      throw await this.ioFailure(error, bytes.byteLength);
+      throw await this.ioFailure(error);
     }
   }
 
   /** Turns a write error into the writer's terminal failure (deleting the temp file). */
-  private async ioFailure(error: unknown, pendingBytes: number): Promise<Error> {
+  private async ioFailure(error: unknown): Promise<Error> {
     if (this.failure) return this.failure;
     const code = (error as NodeJS.ErrnoException).code;
     let failure: Error;
@@ -519,8 +567,8 @@ export class GeoTiffWriter {
         () => undefined,
       );
       failure = new GeoTiffDiskFullError(this.path, {
-        bytesWritten: this.fileEnd - pendingBytes,
-        bytesNeeded: this.estimatedFileBytes(pendingBytes),
+        bytesWritten: this.bytesOnDisk,
+        bytesNeeded: this.estimatedFileBytes(),
         bytesFree: free,
         cause: error,
       });
@@ -536,10 +584,9 @@ export class GeoTiffWriter {
   }
 
   /** The finished file's likely size, extrapolated from the tiles compressed so far. */
-  private estimatedFileBytes(lastTileBytes: number): number {
-    const tiles = this.tilesOnDisk + (lastTileBytes > 0 ? 1 : 0);
+  private estimatedFileBytes(): number {
     const perTile =
-      tiles > 0 ? (this.tileBytesOnDisk + lastTileBytes) / tiles : this.spec.tileBytes;
+      this.tilesStored > 0 ? this.tileBytesStored / this.tilesStored : this.spec.tileBytes;
     return Math.round(
       headerBytes(this.spec.bigTiff) + perTile * this.spec.tileCount + this.ifdReserve(),
     );
@@ -561,6 +608,7 @@ export class GeoTiffWriter {
     this.state = "aborted";
     this.failure = failure;
     this.partial.clear();
+    this.pending = undefined;
     this.signal?.removeEventListener("abort", this.onAbort);
     this.cleanup = (async () => {
       await this.handle.close().catch(() => undefined);
@@ -570,28 +618,68 @@ export class GeoTiffWriter {
   }
 }
 
-async function checkDirectory(directory: string): Promise<void> {
-  let info: Awaited<ReturnType<typeof stat>>;
-  try {
-    info = await stat(directory);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new GeoTiffDirectoryError(
-      directory,
-      code === "ENOENT"
-        ? "it does not exist; create it first (mkdir -p)"
-        : `cannot read it (${code})`,
-      error,
-    );
+/**
+ * One fsync per directory for every file renamed into it meanwhile: a batch of snippets
+ * finishing together shares a few syncs of their directory instead of one each.
+ */
+const directorySyncs = new Map<string, Coalescer>();
+
+async function syncDirectory(directory: string): Promise<void> {
+  let syncer = directorySyncs.get(directory);
+  if (!syncer) {
+    syncer = new Coalescer(async () => {
+      try {
+        const handle = await open(directory, "r");
+        await handle.sync().finally(() => handle.close());
+      } catch {
+        // Best effort: some platforms cannot fsync a directory; the data itself is synced.
+      }
+    });
+    directorySyncs.set(directory, syncer);
   }
-  if (!info.isDirectory()) throw new GeoTiffDirectoryError(directory, "it is not a directory");
   try {
-    await access(directory, fsConstants.W_OK | fsConstants.X_OK);
-  } catch (error) {
-    throw new GeoTiffDirectoryError(
-      directory,
-      "it is not writable; fix its permissions or choose another directory",
-      error,
-    );
+    await syncer.request();
+  } finally {
+    if (!syncer.busy) directorySyncs.delete(directory);
   }
+}
+
+/** Why the temporary file could not be created, as the thing to fix in `directory`. */
+function directoryError(
+  directory: string,
+  target: string,
+  error: unknown,
+  bytesNeeded: number,
+): GeoTiffError {
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case "ENOENT":
+      return new GeoTiffDirectoryError(
+        directory,
+        "it does not exist; create it first (mkdir -p)",
+        error,
+      );
+    case "ENOTDIR":
+      return new GeoTiffDirectoryError(directory, "it is not a directory", error);
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return new GeoTiffDirectoryError(
+        directory,
+        "it is not writable; fix its permissions or choose another directory",
+        error,
+      );
+    case "ENOSPC":
+    case "EDQUOT":
+      return new GeoTiffDiskFullError(target, { bytesWritten: 0, bytesNeeded, cause: error });
+    default:
+      return new GeoTiffDirectoryError(directory, `cannot create a file there (${code})`, error);
+  }
+}
+
+/** The file from its byte ranges, later ranges over earlier ones (the header's patched offset). */
+function assemble(parts: { position: number; bytes: Uint8Array }[], size: number): Buffer {
+  const file = Buffer.alloc(size);
+  for (const part of parts) file.set(part.bytes, part.position);
+  return file;
 }

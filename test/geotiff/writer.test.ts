@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -7,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,7 +23,7 @@ import {
   GeoTiffTileError,
 } from "../../src/geotiff/errors";
 import { type GeoTiffSpec, resolveSpec, type SampleType } from "../../src/geotiff/spec";
-import { GeoTiffWriter } from "../../src/geotiff/writer";
+import { GeoTiffWriter, IN_MEMORY_FILE_BYTES } from "../../src/geotiff/writer";
 
 const SAMPLE_TYPES: SampleType[] = [
   "uint8",
@@ -511,9 +513,10 @@ describe("GeoTiffWriter safety", () => {
       assert.ok(error instanceof GeoTiffDiskFullError, String(error));
       assert.match(
         error.message,
-        /The disk is full: writing .*full\.tif needs about 4\.\d MiB \(\d+ B written before the failure, \d+ B free\)/,
+        /The disk is full: writing .*full\.tif needs about 4\.\d MiB \([\d.]+ (B|KiB|MiB) written before the failure, \d+ B free\)/,
       );
       assert.ok(error.bytesNeeded >= 4 * 1024 * 1024);
+      assert.ok(error.bytesWritten <= 256 * 1024, `${error.bytesWritten} B fit a 256 KiB disk`);
       assert.deepEqual(readdirSync(dir), []);
       await writer.abort();
     } finally {
@@ -531,5 +534,43 @@ describe("BigTIFF choice", () => {
       resolveSpec({ ...base, width: 40000, height: 40000, bigTiff: false }, "deflate").bigTiff,
       false,
     );
+  });
+});
+
+describe("GeoTiffWriter small and large files", () => {
+  test("a small file is assembled in memory: one write at finish(), its SHA-256 returned", async () => {
+    const dir = freshDir();
+    const s = spec({ width: 100, height: 101, bands: 3, sampleType: "uint8", tileSize: 112 });
+    const px = image("uint8", 100, 101, 3, 5);
+    const path = join(dir, "small.tif");
+    const writer = await GeoTiffWriter.open(path, s);
+    const temporary = readdirSync(dir);
+    assert.equal(temporary.length, 1, "the temporary file exists from open() on");
+    await writer.writeWindow(0, 0, 100, 101, px);
+    assert.equal(statSync(join(dir, temporary[0])).size, 0, "nothing written before finish()");
+    const finished = await writer.finish();
+    const onDisk = readFileSync(path);
+    assert.equal(finished.bytes, onDisk.length);
+    assert.equal(finished.sha256, createHash("sha256").update(onDisk).digest("hex"));
+    assert.ok((await readBack(path)).equals(bytesOf(px)));
+    assert.deepEqual(readdirSync(dir), ["small.tif"]);
+  });
+
+  test(`a file over ${IN_MEMORY_FILE_BYTES} bytes spills to disk on the way and reads back the same`, async () => {
+    const dir = freshDir();
+    const s = spec({ width: 1024, height: 1024, bands: 1, sampleType: "uint32", predictor: false });
+    const next = rng(9);
+    // Noise does not compress: 4 MiB of tiles, twice the in-memory limit.
+    const px = new Uint32Array(1024 * 1024).map(() => next());
+    const path = join(dir, "large.tif");
+    const writer = await GeoTiffWriter.open(path, s);
+    const order = shuffle(allTiles(2, 2), 3);
+    for (const [c, r] of order) await writer.writeTile(c, r, cutTile(px, s, 512, c, r, false));
+    const temporary = readdirSync(dir)[0];
+    assert.ok(statSync(join(dir, temporary)).size > IN_MEMORY_FILE_BYTES, "tiles streamed to disk");
+    const finished = await writer.finish();
+    assert.equal(finished.sha256, undefined, "large files are not hashed in memory");
+    assert.equal(finished.bytes, statSync(path).size);
+    assert.ok((await readBack(path)).equals(bytesOf(px)));
   });
 });
