@@ -15,6 +15,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import { Coalescer } from "./coalesce";
 
 export type SnippetStatus = "done" | "failed" | "skipped" | "pending";
 
@@ -155,8 +156,8 @@ export class Manifest {
   readonly dir: string;
   private data: ManifestDocument;
   private readonly fs: ManifestFs;
-  private writing: Promise<void> | undefined;
-  private dirty = false;
+  /** Writes snapshots of the document; records made during a write share the next one. */
+  private readonly saver = new Coalescer(() => this.writeSnapshot());
   private unsaved = false;
   private stamp: FileStamp | undefined;
 
@@ -247,13 +248,13 @@ export class Manifest {
     this.data.entries[id] = entry;
     this.data.updatedAt = now;
     const copy = structuredClone(entry);
-    return this.scheduleWrite().then(() => copy);
+    this.unsaved = true;
+    return this.saver.request().then(() => copy);
   }
 
   /** Resolves when every record made so far is on disk; retries a write that failed. */
   async flush(): Promise<void> {
-    while (this.writing) await this.writing;
-    if (this.unsaved) await this.scheduleWrite();
+    if (this.unsaved || this.saver.busy) await this.saver.request();
   }
 
   /**
@@ -333,40 +334,25 @@ export class Manifest {
     return { state: "complete", reason: `${entry.file} is complete`, entry, path };
   }
 
-  private scheduleWrite(): Promise<void> {
-    this.dirty = true;
-    if (!this.writing) {
-      const loop = this.writeLoop().finally(() => {
-        if (this.writing === loop) this.writing = undefined;
-      });
-      this.writing = loop;
+  private async writeSnapshot(): Promise<void> {
+    // Snapshot before the first await: records made during the write go into the next one.
+    const text = `${JSON.stringify(this.data, null, 2)}\n`;
+    this.unsaved = false;
+    const temporary = `${this.path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    try {
+      await this.fs.writeFile(temporary, text);
+      await this.fs.rename(temporary, this.path);
+    } catch (error) {
+      await rm(temporary, { force: true }).catch(() => undefined);
+      // The records stay in memory: the next record or flush writes them all again.
+      this.unsaved = true;
+      throw writeError(this.path, error);
     }
-    return this.writing;
-  }
-
-  private async writeLoop(): Promise<void> {
-    while (this.dirty) {
-      this.dirty = false;
-      // Snapshot before the first await: records made during the write go into the next one.
-      const text = `${JSON.stringify(this.data, null, 2)}\n`;
-      const temporary = `${this.path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-      try {
-        await this.fs.writeFile(temporary, text);
-        await this.fs.rename(temporary, this.path);
-      } catch (error) {
-        await rm(temporary, { force: true }).catch(() => undefined);
-        // The records stay in memory: the next record or flush writes them all again.
-        this.unsaved = true;
-        this.dirty = false;
-        throw writeError(this.path, error);
-      }
-      this.unsaved = false;
-      this.stamp = await stampOf(this.path);
-    }
+    this.stamp = await stampOf(this.path);
   }
 
   private async reloadIfChangedOutside(): Promise<void> {
-    if (this.writing || this.unsaved) return;
+    if (this.saver.busy || this.unsaved) return;
     const now = await stampOf(this.path);
     const same =
       now === this.stamp ||

@@ -127,6 +127,37 @@ describe("Manifest", () => {
     );
   });
 
+  it("resolves a record once a write containing it is done, not when the writing stops", async () => {
+    const dir = await freshDir();
+    const realFs = await import("node:fs/promises");
+    const fs: ManifestFs = {
+      async writeFile(path, data) {
+        await new Promise((r) => setTimeout(r, 20));
+        await realFs.writeFile(path, data, { flag: "wx" });
+      },
+      rename: realFs.rename,
+    };
+    const manifest = await Manifest.open(dir, { fs, fresh: true });
+    const t0 = performance.now();
+    let firstDoneAt = 0;
+    const first = manifest.record("first", { params, file: "first.tif", status: "pending" });
+    void first.then(() => {
+      firstDoneAt = performance.now() - t0;
+    });
+    // Records keep coming for ~200 ms, so writes never stop during that time.
+    const rest: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      rest.push(manifest.record(`later${i}`, { params, file: `l${i}.tif`, status: "pending" }));
+    }
+    await Promise.all([first, ...rest]);
+    const lastDoneAt = performance.now() - t0;
+    assert.ok(firstDoneAt > 0 && firstDoneAt < 100, `first record on disk after ${firstDoneAt} ms`);
+    assert.ok(lastDoneAt > 150, `the later records took ${lastDoneAt} ms in all`);
+    const onDisk = JSON.parse(await readFile(manifest.path, "utf8"));
+    assert.equal(Object.keys(onDisk.entries).length, 21);
+  });
+
   it("leaves the previous manifest intact when a write fails half-way (disk full)", async () => {
     const dir = await freshDir();
     const realFs = await import("node:fs/promises");
