@@ -50,6 +50,13 @@ export interface RunOptions<T> {
 export interface TaskContext {
   index: number;
   signal?: AbortSignal;
+  /**
+   * Gives the task's slot to the next item while this one finishes: call it when the network
+   * part is done (downloadImage's onFetched), so the next image's requests overlap this one's
+   * file writing. The item still counts as running until the task resolves. A no-op in
+   * runSequential, whose items run strictly one after another as the tutorial's loop does.
+   */
+  release: () => void;
 }
 
 export type Task<T, R> = (item: T, context: TaskContext) => Promise<R>;
@@ -105,39 +112,50 @@ async function run<T, R>(
   // Every running task and each of its requests listens to this one signal; past Node's
   // default of 10 listeners it would warn of a leak that is not one.
   setMaxListeners(0, signal);
+  const runItem = async (item: T, index: number, release: () => void): Promise<RunItem<R>> => {
+    const key = keyOf(item, index);
+    const startMs = performance.now() - t0;
+    if (signal?.aborted) {
+      return {
+        index,
+        key,
+        startMs,
+        endMs: startMs,
+        ok: false,
+        error: `not started: ${abortReason(signal)}`,
+      };
+    }
+    try {
+      const value = await task(item, { index, signal, release });
+      const bytes = bytesOf(value);
+      bar?.tick({ bytes });
+      return { index, key, startMs, endMs: performance.now() - t0, ok: true, bytes, value };
+    } catch (error) {
+      bar?.tick({ failed: true });
+      return {
+        index,
+        key,
+        startMs,
+        endMs: performance.now() - t0,
+        ok: false,
+        error: messageOf(error),
+      };
+    }
+  };
   const results = await Promise.all(
-    items.map((item, index) =>
-      limiter(async (): Promise<RunItem<R>> => {
-        const key = keyOf(item, index);
-        const startMs = performance.now() - t0;
-        if (signal?.aborted) {
-          return {
-            index,
-            key,
-            startMs,
-            endMs: startMs,
-            ok: false,
-            error: `not started: ${abortReason(signal)}`,
-          };
-        }
-        try {
-          const value = await task(item, { index, signal });
-          const bytes = bytesOf(value);
-          bar?.tick({ bytes });
-          return { index, key, startMs, endMs: performance.now() - t0, ok: true, bytes, value };
-        } catch (error) {
-          bar?.tick({ failed: true });
-          return {
-            index,
-            key,
-            startMs,
-            endMs: performance.now() - t0,
-            ok: false,
-            error: messageOf(error),
-          };
-        }
-      }),
-    ),
+    items.map((item, index) => {
+      if (mode === "sequential") return limiter(() => runItem(item, index, () => {}));
+      // p-limit frees a slot when the function it runs settles: that function settles on the
+      // task's release() or its end, whichever comes first, and the item runs on regardless.
+      let outcome: Promise<RunItem<R>> | undefined;
+      return limiter(
+        () =>
+          new Promise<void>((freeSlot) => {
+            outcome = runItem(item, index, () => freeSlot());
+            void outcome.finally(() => freeSlot());
+          }),
+      ).then(() => outcome as Promise<RunItem<R>>);
+    }),
   ).finally(() => process.off("SIGINT", onInterrupt));
   const wallMs = performance.now() - t0;
   bar?.done();

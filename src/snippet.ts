@@ -1,6 +1,6 @@
 import { type Aoi, aoiToEe } from "./aoi";
 import { DEFAULT_COLLECTION } from "./collections";
-import type { Ee, EeImage } from "./ee/client";
+import { type CloudExpression, type Ee, type EeImage, serializeExpression } from "./ee/client";
 
 /** How a snippet looks: the tutorial's false-colour rendering and blue outline by default. */
 export interface SnippetStyle {
@@ -55,4 +55,44 @@ export function snippetImage(session: { ee: Ee }, imageId: string, style: Snippe
   return width > 0
     ? visualized.paint(region, style.outlineColor ?? TUTORIAL_STYLE.outlineColor, width)
     : visualized;
+}
+
+/** Stands for the image id in a serialized snippet template; no Earth Engine id looks like it. */
+const ID_PLACEHOLDER = "ee-snippets/image-id-placeholder";
+/** Serialized snippets per collection and style, as JSON text with the id left open. */
+const templates = new Map<string, { before: string; after: string } | null>();
+const MAX_TEMPLATES = 32;
+
+/**
+ * snippetImage's serialized expression, what computePixels is sent. The Earth Engine client
+ * takes 2-3 ms to build and serialize one snippet (it hashes every node), and a batch runs it
+ * once per image on the main thread before that image's first request; the images of a batch
+ * differ only in their id, so the client serializes the style once and each image fills the
+ * id into that template. Whenever the template's shape is not what is expected (a client
+ * that inlines the id elsewhere), every image is serialized in full instead.
+ */
+export function snippetExpression(
+  session: { ee: Ee },
+  imageId: string,
+  style: SnippetStyle,
+): CloudExpression {
+  const collection = style.collection ?? DEFAULT_COLLECTION;
+  const assetId = imageId.includes("/") ? imageId : `${collection}/${imageId}`;
+  const key = JSON.stringify([collection, style.aoi.geometry, { ...style, aoi: undefined }]);
+  let template = templates.get(key);
+  if (template === undefined) {
+    template = makeTemplate(serializeExpression(snippetImage(session, ID_PLACEHOLDER, style)));
+    if (templates.size >= MAX_TEMPLATES) templates.delete(templates.keys().next().value as string);
+    templates.set(key, template);
+  }
+  if (!template) return serializeExpression(snippetImage(session, assetId, style));
+  return JSON.parse(
+    `${template.before}${JSON.stringify(assetId)}${template.after}`,
+  ) as CloudExpression;
+}
+
+function makeTemplate(expression: CloudExpression): { before: string; after: string } | null {
+  const text = JSON.stringify(expression);
+  const parts = text.split(JSON.stringify(ID_PLACEHOLDER));
+  return parts.length === 2 ? { before: parts[0], after: parts[1] } : null;
 }

@@ -30,9 +30,9 @@ import type { Ee } from "./ee/client";
 import { Manifest, type SnippetParams, sameParams } from "./manifest";
 import { DEFAULT_SNIPPET_SUFFIX, ensureOutputDir, snippetPath } from "./outputs";
 import type { ProgressBar } from "./progress";
-import { type RunReport, runConcurrent, runSequential } from "./run";
+import { type RunReport, runConcurrent, runSequential, type TaskContext } from "./run";
 import type { ImageInfo } from "./search";
-import { type SnippetStyle, snippetImage, TUTORIAL_STYLE } from "./snippet";
+import { type SnippetStyle, snippetExpression, TUTORIAL_STYLE } from "./snippet";
 
 /** What downloadSnippet needs of a session (connect() gives all of it). */
 export interface SnippetSession {
@@ -67,6 +67,8 @@ export interface SnippetOptions {
   /** Shared by a run; default the manifest of outDir. */
   manifest?: Manifest;
   onProgress?: (progress: DownloadProgress) => void;
+  /** Called once the snippet's pixels have all arrived, before its file is finished. */
+  onFetched?: () => void;
   /** Per-request deadline, ms (the download engine's default otherwise). */
   requestTimeoutMs?: number;
   /** Retries per request for transient failures (the download engine's default otherwise). */
@@ -80,8 +82,12 @@ export interface SnippetResult extends DownloadResult {
   skipped: boolean;
 }
 
-export interface SnippetsOptions extends Omit<SnippetOptions, "manifest" | "onProgress"> {
-  /** Images downloading at once (their requests share the session's limiter); default 8. */
+export interface SnippetsOptions
+  extends Omit<SnippetOptions, "manifest" | "onProgress" | "onFetched"> {
+  /**
+   * Images downloading at once (their requests share the session's limiter); default 8. An
+   * image whose pixels have arrived makes room for the next while its file is written.
+   */
   limit?: number;
   /** One image after another, as the tutorial's loop. */
   sequential?: boolean;
@@ -172,9 +178,14 @@ export async function downloadSnippets(
   }
   await ensureOutputDir(options.outDir);
   const manifest = options.manifest ?? (await Manifest.open(options.outDir));
-  const task = (plan: Plan, context: { signal?: AbortSignal }) =>
+  const task = (plan: Plan, context: TaskContext) =>
     exclusive(plan.path, () =>
-      fetchSnippet(session, plan, { ...options, signal: context.signal }, manifest),
+      fetchSnippet(
+        session,
+        plan,
+        { ...options, signal: context.signal, onFetched: context.release },
+        manifest,
+      ),
     );
   const runOptions = {
     key: (plan: Plan) => plan.id,
@@ -336,9 +347,18 @@ async function fetchSnippet(
   // The checksum of a file made with other parameters must not vouch for this download: if
   // it fails, the old file stays, and a rerun must not mistake it for the new one.
   const forget = stale ? { sha256: undefined, bytes: undefined } : {};
-  await manifest.record(id, { params, file: plan.file, status: "pending", ...forget });
+  const attempt = manifest.record(id, {
+    params,
+    file: plan.file,
+    status: "pending",
+    ...forget,
+  });
+  // A stale checksum must be off the disk before the old file can be replaced; otherwise the
+  // record of this attempt is written while the request is already on its way.
+  if (stale) await attempt;
+  else attempt.catch(() => undefined);
   try {
-    const image = snippetImage(session, id, {
+    const image = snippetExpression(session, id, {
       ...options.style,
       collection: plan.collection,
       aoi: options.aoi,
@@ -350,6 +370,7 @@ async function fetchSnippet(
       overwrite: options.overwrite,
       signal: options.signal,
       onProgress: options.onProgress,
+      onFetched: options.onFetched,
       maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_SNIPPET_BYTES,
       allowLarge: options.allowLarge,
       nativeScale: plan.nativeScale,
@@ -358,6 +379,7 @@ async function fetchSnippet(
       retries: options.retries,
       checksum: true,
     });
+    await attempt;
     const warnings = [...result.warnings];
     if (result.skipped) {
       // A file with no manifest entry (older run, copied in) that matches the grid: kept,

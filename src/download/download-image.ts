@@ -71,11 +71,19 @@ export interface DownloadOptions {
   maxRequestBytes?: number;
   /** Plan at least this many requests when the image has enough tiles (parallelism); default 4. */
   minRequests?: number;
-  /** Internal GeoTIFF tile size; request windows align to it. Default 512. */
+  /**
+   * Internal GeoTIFF tile size; request windows align to it. Default 512, or one tile just big
+   * enough for an image smaller than that (see defaultTileSize).
+   */
   tileSize?: number;
   signal?: AbortSignal;
   /** Called at most every 100 ms and once at the end. */
   onProgress?: (p: DownloadProgress) => void;
+  /**
+   * Called once every pixel has arrived, before it is compressed and the file finished: a
+   * scheduler can start the next download's requests while this one is written.
+   */
+  onFetched?: () => void;
   /** Deadline per request (whole reply); default 120 s. */
   requestTimeoutMs?: number;
   /** Retries per request for transient failures; default 6. */
@@ -162,6 +170,21 @@ export interface ImageBands {
   nativeScaleMetres: number | undefined;
 }
 
+/** The usual internal tile size (GDAL's and COG's choice for large rasters). */
+const DEFAULT_TILE_SIZE = 512;
+
+/**
+ * 512, or for an image that fits in one such tile the smallest multiple of 16 (TIFF's rule for
+ * tile sizes) that holds it: a 100 x 101 px snippet is then one 112 px tile, so the client
+ * copies, filters and deflates 12.5k pixels instead of a 512 px tile's 262k, most of them
+ * padding.
+ */
+export function defaultTileSize(width: number, height: number): number {
+  const side = Math.max(width, height);
+  if (side >= DEFAULT_TILE_SIZE) return DEFAULT_TILE_SIZE;
+  return Math.max(16, Math.ceil(side / 16) * 16);
+}
+
 const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 ** 3;
 const DEFAULT_MIN_REQUESTS = 4;
 /** Downloads use a fast deflate level: see DownloadOptions.deflateLevel. */
@@ -200,7 +223,6 @@ export async function downloadImage(
   const userSignal = options.signal;
   throwIfAborted(userSignal);
   const target = resolvePath(path);
-  const tileSize = options.tileSize ?? 512;
   const maxRequestBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
   const retriesAllowed = options.retries ?? 6;
   const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -208,6 +230,7 @@ export async function downloadImage(
   const hint = options.bands;
 
   const grid = planGrid(options.region, { scale: options.scale, crs: options.crs });
+  const tileSize = options.tileSize ?? defaultTileSize(grid.width, grid.height);
   let expression = toExpression(image);
   if (options.nodata !== undefined && options.nodata !== 0) {
     expression = unmasked(expression, options.nodata);
@@ -253,7 +276,9 @@ export async function downloadImage(
     userSignal?.addEventListener("abort", onUserAbort, { once: true });
     const signal = controller.signal;
     const call = caller(signal);
+    /** Set once the writer is open, cleared once finished: what the catch below aborts. */
     let writer: GeoTiffWriter | undefined;
+    let opened: Promise<GeoTiffWriter> | undefined;
     try {
       const sampleType = commonType(bands.types);
       const pixelBytes = grid.width * grid.height * bands.names.length * BYTES[sampleType];
@@ -300,8 +325,9 @@ export async function downloadImage(
         warnings,
       };
 
-      const existing = await lstat(target).catch(() => undefined);
-      if (existing && options.overwrite !== true) {
+      const existing =
+        options.overwrite === true ? undefined : await lstat(target).catch(() => undefined);
+      if (existing) {
         const problem = await existingFileProblem(target, spec, signal);
         if (problem) throw new OutputExistsError(target, problem);
         return {
@@ -328,11 +354,34 @@ export async function downloadImage(
           Math.ceil(requestBytes(grid.width, grid.height, bandBytes) / preferred),
         ),
       });
-      // Aborting the writer (on the caller's abort or a window's failure) drops queued tiles
-      // at once; the catch below still waits for abort() so the temporary file is gone on
-      // return.
-      writer = await GeoTiffWriter.open(target, spec, { overwrite: options.overwrite, signal });
-      const openWriter = writer;
+      // The file is prepared (directory checked, temporary file created) once the first
+      // requests are on their way: setImmediate runs after this turn's requests are written
+      // to their sockets, so when many downloads start together, no request waits for
+      // another's file. A problem found there cancels the requests and is the error
+      // reported. Aborting the writer (the caller's abort or a window's failure) drops queued
+      // tiles at once; the catch below still waits for abort() so the temporary file is gone
+      // on return.
+      let openError: unknown;
+      const opening = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+        GeoTiffWriter.open(target, spec, { overwrite: options.overwrite, signal }),
+      );
+      opened = opening.then(
+        (open) => {
+          writer = open;
+          return open;
+        },
+        (error: unknown) => {
+          // Failing because the download was already stopping says nothing new.
+          if (!signal.aborted) {
+            openError = error;
+            controller.abort(error);
+          }
+          throw error;
+        },
+      );
+      const openWriter = opened;
+      // Reported after the requests have stopped, not as an unhandled rejection meanwhile.
+      openWriter.catch(() => undefined);
 
       const progress = {
         tilesDone: 0,
@@ -360,7 +409,8 @@ export async function downloadImage(
        * Fetches a window (splitting it while the server refuses its size) and writes it,
        * holding its bytes of the budget from before the request until its pixels are on disk.
        */
-      const fetchWindow = async (window: RequestTile): Promise<void> => {
+      /** Calls `received` once the window's pixels (all its halves', if split) have arrived. */
+      const fetchWindow = async (window: RequestTile, received: () => void): Promise<void> => {
         const grant = await budget.acquire(window.width * window.height * pixelSize, signal);
         try {
           if (isTileAligned(window, tileSize, grid)) {
@@ -378,9 +428,10 @@ export async function downloadImage(
             });
             const sink = () => scatter.sink();
             await fetchNpy(call, expression, grid, window, bands.names, checkedSink(sink, check));
+            received();
             await scatter.done();
           } else {
-            const pixels = await fetchPixels(
+            const pixelsFetched = fetchPixels(
               call,
               expression,
               grid,
@@ -389,7 +440,14 @@ export async function downloadImage(
               sampleType,
               check,
             );
-            await openWriter.writeWindow(window.x0, window.y0, window.width, window.height, pixels);
+            const [pixels, open] = await Promise.all([
+              pixelsFetched.then((pixels) => {
+                received();
+                return pixels;
+              }),
+              openWriter,
+            ]);
+            await open.writeWindow(window.x0, window.y0, window.width, window.height, pixels);
             written(window.width * window.height * pixelSize);
           }
         } catch (error) {
@@ -400,7 +458,11 @@ export async function downloadImage(
               : undefined;
           if (!halves) throw error;
           counters.splits++;
-          await Promise.all(halves.map(fetchWindow));
+          let halvesLeft = halves.length;
+          const halfReceived = () => {
+            if (--halvesLeft === 0) received();
+          };
+          await Promise.all(halves.map((half) => fetchWindow(half, halfReceived)));
           return;
         } finally {
           grant.release();
@@ -410,6 +472,10 @@ export async function downloadImage(
       // Enough workers to keep the session's limiter busy; memory is bounded by the byte
       // budget each window acquires, not by the image or the number of workers.
       const workers = Math.min(windows.length, limiter.stats().limit);
+      let windowsLeft = windows.length;
+      const windowReceived = () => {
+        if (--windowsLeft === 0) options.onFetched?.();
+      };
       let next = 0;
       let firstError: unknown;
       await Promise.all(
@@ -417,7 +483,7 @@ export async function downloadImage(
           while (next < windows.length && !signal.aborted) {
             const window = windows[next++];
             try {
-              await fetchWindow(window);
+              await fetchWindow(window, windowReceived);
               progress.tilesDone++;
               report(false);
             } catch (error) {
@@ -428,9 +494,10 @@ export async function downloadImage(
         }),
       );
       if (userSignal?.aborted) throw new DownloadAbortedError(userSignal.reason);
+      if (openError !== undefined) throw openError;
       if (firstError !== undefined) throw firstError;
 
-      const finished = await openWriter.finish();
+      const finished = await (await openWriter).finish();
       writer = undefined;
       report(true);
       return {
@@ -443,9 +510,14 @@ export async function downloadImage(
         splits: counters.splits,
         ms: performance.now() - started,
         skipped: false,
-        sha256: options.checksum === false ? undefined : await sha256File(finished.path),
+        sha256:
+          options.checksum === false
+            ? undefined
+            : (finished.sha256 ?? (await sha256File(finished.path))),
       };
     } catch (error) {
+      // A writer still opening must not outlive the download with its temporary file.
+      await opened?.catch(() => undefined);
       if (writer) await writer.abort().catch(() => undefined);
       throw error;
     } finally {

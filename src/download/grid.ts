@@ -5,7 +5,7 @@
  * own exports do, so mosaics of neighbouring snippets line up.
  */
 import type { Geometry } from "../emulator/model";
-import { crsFromCode, utmEpsgFor } from "../geo/crs";
+import { type Crs, crsFromCode, utmEpsgFor } from "../geo/crs";
 import { DownloadParameterError } from "./errors";
 
 /** A GeoJSON Polygon/MultiPolygon in lon/lat, or anything carrying one as `.geometry`. */
@@ -109,6 +109,39 @@ export function planGrid(region: RegionLike, options: GridOptions): OutputGrid {
   const crsCode = options.crs ?? `EPSG:${utmEpsgFor((west + east) / 2, (south + north) / 2)}`;
   const crs = crsFromCode(crsCode);
 
+  const [xmin, ymin, xmax, ymax] = projectedExtent(rings, crs);
+  const col0 = Math.floor(xmin / scale + SNAP_EPSILON);
+  const col1 = Math.ceil(xmax / scale - SNAP_EPSILON);
+  const row0 = Math.floor(ymin / scale + SNAP_EPSILON);
+  const row1 = Math.ceil(ymax / scale - SNAP_EPSILON);
+  const width = col1 - col0;
+  const height = row1 - row0;
+  if (width < 1 || height < 1) {
+    throw new DownloadParameterError(
+      `The region is degenerate at scale ${scale}: it spans ${width}x${height} pixels. Give it an area, or use a finer scale.`,
+    );
+  }
+  return {
+    crsCode: crs.code,
+    epsg: crs.epsg,
+    transform: [scale, 0, col0 * scale, 0, -scale, row1 * scale],
+    width,
+    height,
+  };
+}
+
+/**
+ * Projected extents of recent regions. Every image of a batch plans the same grid, and
+ * projecting the densified rings is most of planGrid's cost, paid before each first request.
+ * Keyed by the coordinates, not the object, so a region changed in place is projected again.
+ */
+const extents = new Map<string, [number, number, number, number]>();
+const MAX_CACHED_EXTENTS = 64;
+
+function projectedExtent(rings: number[][][], crs: Crs): [number, number, number, number] {
+  const key = `${crs.code} ${JSON.stringify(rings)}`;
+  const cached = extents.get(key);
+  if (cached) return cached;
   let xmin = Infinity;
   let ymin = Infinity;
   let xmax = -Infinity;
@@ -132,25 +165,10 @@ export function planGrid(region: RegionLike, options: GridOptions): OutputGrid {
       }
     }
   }
-
-  const col0 = Math.floor(xmin / scale + SNAP_EPSILON);
-  const col1 = Math.ceil(xmax / scale - SNAP_EPSILON);
-  const row0 = Math.floor(ymin / scale + SNAP_EPSILON);
-  const row1 = Math.ceil(ymax / scale - SNAP_EPSILON);
-  const width = col1 - col0;
-  const height = row1 - row0;
-  if (width < 1 || height < 1) {
-    throw new DownloadParameterError(
-      `The region is degenerate at scale ${scale}: it spans ${width}x${height} pixels. Give it an area, or use a finer scale.`,
-    );
-  }
-  return {
-    crsCode: crs.code,
-    epsg: crs.epsg,
-    transform: [scale, 0, col0 * scale, 0, -scale, row1 * scale],
-    width,
-    height,
-  };
+  const extent: [number, number, number, number] = [xmin, ymin, xmax, ymax];
+  if (extents.size >= MAX_CACHED_EXTENTS) extents.delete(extents.keys().next().value as string);
+  extents.set(key, extent);
+  return extent;
 }
 
 /** The CRS coordinates of a pixel corner (col,row may be fractional or at the far edge). */

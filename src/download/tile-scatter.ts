@@ -21,7 +21,8 @@ export interface ScatterOptions {
   bands: string[];
   sampleType: PixelTypeName;
   bytesPerSample: number;
-  writer: GeoTiffWriter;
+  /** A promise: the reply may start arriving while the file is still being opened. */
+  writer: Promise<GeoTiffWriter>;
   /** Called when bytes of the window (its uncompressed pixels) are on disk. */
   onWritten(bytes: number): void;
 }
@@ -110,7 +111,9 @@ export class TileScatter {
         const pixels = npyToPixels(npy, expect, sampleType);
         const bytes = window.width * window.height * this.pixelBytes;
         this.track(
-          this.o.writer.writeWindow(window.x0, window.y0, window.width, window.height, pixels),
+          this.o.writer.then((writer) =>
+            writer.writeWindow(window.x0, window.y0, window.width, window.height, pixels),
+          ),
           bytes,
         );
       },
@@ -171,8 +174,8 @@ export class TileScatter {
     this.bandsDone = band + 1;
     const col0 = window.x0 / tileSize;
     const row = window.y0 / tileSize + band;
-    const written = Promise.all(
-      tiles.map((tile, k) => writer.writeTile(col0 + k, row, tile, { transfer: true })),
+    const written = writer.then((open) =>
+      Promise.all(tiles.map((tile, k) => open.writeTile(col0 + k, row, tile, { transfer: true }))),
     );
     this.track(written, rows * this.rowBytes);
   }

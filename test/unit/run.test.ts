@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProgressBar } from "../../src/progress";
-import { runConcurrent, runSequential } from "../../src/run";
+import { runConcurrent, runSequential, type TaskContext } from "../../src/run";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -162,4 +162,25 @@ test("an in-place redraw pads over the tail of a longer previous line", () => {
   bar.done();
   const [first, last] = writes.map((w) => w.replace(/\n$/, ""));
   assert.ok(last.length >= first.length, "the final line covers the whole previous one");
+});
+
+test("release() hands a concurrent slot to the next item while the first finishes; runSequential ignores it", async () => {
+  const task = async (_item: string, context: TaskContext) => {
+    await sleep(5);
+    context.release(); // the "network" part is done
+    context.release(); // twice is harmless
+    await sleep(30); // the "file" part
+    return {};
+  };
+  const concurrent = await runConcurrent(["a", "b", "c"], task, { limit: 1, progress: false });
+  assert.equal(concurrent.succeeded, 3);
+  const [a, b, c] = concurrent.items;
+  assert.ok(b.startMs < a.endMs, "b started while a was still finishing");
+  assert.ok(c.startMs < b.endMs, "c started while b was still finishing");
+  assert.ok(b.startMs >= a.startMs + 4, "but not before a released its slot");
+
+  const sequential = await runSequential(["a", "b", "c"], task, { progress: false });
+  for (let i = 1; i < sequential.items.length; i++) {
+    assert.ok(sequential.items[i].startMs >= sequential.items[i - 1].endMs, "no overlap");
+  }
 });
