@@ -174,7 +174,9 @@ export class TileScatter {
     this.bandsDone = band + 1;
     const col0 = window.x0 / tileSize;
     const row = window.y0 / tileSize + band;
-    const written = writer.then((open) =>
+    // Compressing waits for the next turn of the event loop: the reply's end and what follows
+    // from it (the next image's request, when this was its last window) go first.
+    const written = Promise.all([writer, nextTurn()]).then(([open]) =>
       Promise.all(tiles.map((tile, k) => open.writeTile(col0 + k, row, tile, { transfer: true }))),
     );
     this.track(written, rows * this.rowBytes);
@@ -195,4 +197,8 @@ function truncated(got: number, want: number): RequestError {
       : "The reply ended before its NPY header.",
     { retryable: true },
   );
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
