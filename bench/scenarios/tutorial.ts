@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { type Aoi, bbox } from "../../src/aoi";
 import { downloadImage } from "../../src/download";
 import { type Ee, type EeImage, getDownloadUrl } from "../../src/ee/client";
-import { type RunReport, runConcurrent, runSequential } from "../../src/run";
+import { type RunReport, runConcurrent, runSequential, type TaskContext } from "../../src/run";
 import { findImages, type ImageInfo } from "../../src/search";
 import { connect, type Session } from "../../src/session";
 import { snippetImage } from "../../src/snippet";
@@ -70,14 +70,19 @@ export function tutorialWorkers(): number {
 export interface TutorialConfig {
   images: number;
   limits: number[];
+  /**
+   * Runs per concurrent strategy; the one with the median wall time is reported. A concurrent
+   * run lasts a few hundred ms, where a stray GC pause or a busy core moves one sample by 5%.
+   */
+  repeats: number;
 }
 
 /** downloadSnippets' default number of images at once (src/snippets.ts). */
 const PRODUCT_DEFAULT_LIMIT = 8;
 
 export function tutorialConfig(mode: BenchMode): TutorialConfig {
-  if (mode === "smoke") return { images: 4, limits: [4] };
-  return { images: 24, limits: [4, 8, 16, 40] };
+  if (mode === "smoke") return { images: 4, limits: [4], repeats: 1 };
+  return { images: 24, limits: [4, 8, 16, 40], repeats: mode === "full" ? 5 : 3 };
 }
 
 interface Job {
@@ -145,6 +150,8 @@ interface MeasuredRun {
   limit: number;
   report: RunReport;
   measured: Measured;
+  /** Wall times of every repeat, ms, sorted (this run is the median one). */
+  walls: number[];
 }
 
 export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResult> {
@@ -155,13 +162,15 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
   const apiUrl = session.backend.apiUrl;
   try {
     const jobs = await tutorialJobs(session, config.images);
-    const download = (job: Job, dir: string) =>
+    const download = (job: Job, dir: string, context?: TaskContext) =>
       downloadImage(session, job.image, join(dir, `${job.id}_L2A.tif`), {
         region: TUTORIAL_AOI,
         scale: SMALL_SNIPPET_SCALE,
         overwrite: true,
         // What downloadSnippets tells it: a snippet is 3 uint8 bands, no metadata request.
         bands: SNIPPET_BANDS,
+        // As downloadSnippets does: the next image starts once this one's pixels are in.
+        onFetched: context?.release,
       });
     // Warm-up (not measured): JIT on both sides, keep-alive sockets, and the grid's size.
     const probe = await download(jobs[0], out.path);
@@ -178,7 +187,19 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
         const first = report.items.find((item) => !item.ok);
         throw new Error(`tutorial ${label}: ${report.failed} downloads failed: ${first?.error}`);
       }
-      return { label, limit, report, measured };
+      return { label, limit, report, measured, walls: [report.wallMs] };
+    };
+    /** The median of `repeats` runs (by wall time), carrying every repeat's wall time. */
+    const medianRun = async (
+      label: string,
+      limit: number,
+      run: () => Promise<RunReport>,
+    ): Promise<MeasuredRun> => {
+      const all: MeasuredRun[] = [];
+      for (let i = 0; i < config.repeats; i++) all.push(await measuredRun(label, limit, run));
+      all.sort((a, b) => a.report.wallMs - b.report.wallMs);
+      const median = all[Math.floor((all.length - 1) / 2)];
+      return { ...median, walls: all.map((r) => r.report.wallMs) };
     };
 
     const runs: MeasuredRun[] = [];
@@ -189,8 +210,11 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
     );
     for (const limit of config.limits) {
       runs.push(
-        await measuredRun(`concurrent x${limit}`, limit, () =>
-          runConcurrent(jobs, (job) => download(job, out.path), { limit, progress: false }),
+        await medianRun(`concurrent x${limit}`, limit, () =>
+          runConcurrent(jobs, (job, context) => download(job, out.path, context), {
+            limit,
+            progress: false,
+          }),
         ),
       );
     }
@@ -205,7 +229,7 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
     // limit, manifest and checks included. Only distinct images (it names files by image id).
     const distinct = jobs.filter((job) => job.unique);
     const productLimit = PRODUCT_DEFAULT_LIMIT;
-    const productRun = await measuredRun(
+    const productRun = await medianRun(
       `downloadSnippets (default, ${productLimit} at once)`,
       productLimit,
       () =>
@@ -265,6 +289,7 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
         images: count,
         limit: run.limit,
         "wall ms": round(run.report.wallMs, 0),
+        "wall ms of repeats": run.walls.map((w) => round(w, 0)).join(" / "),
         "ideal ms": isTutorial ? "-" : round(ideal, 0),
         "efficiency (ideal/measured)": isTutorial ? "-" : round(efficiency),
         "ideal ms, 2 requests/image": isTutorial ? "-" : round(ownPatternFor(run.limit, count), 0),
@@ -274,6 +299,7 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
         "emulator max in flight": run.measured.emulator.maxInFlight,
         "emulator CPU ms": round(run.measured.emulator.cpuMs, 0),
         "client CPU ms": round(run.measured.clientCpuMs, 0),
+        "client CPU ms per image": round(run.measured.clientCpuMs / count, 2),
       });
       if (run === productRun) {
         ratios.efficiencyDownloadSnippets = round(efficiency, 4);
@@ -325,6 +351,8 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
         timelineFigure(ours, tutorialRun),
       ],
       notes: [
+        `Concurrent runs are repeated ${config.repeats} time(s); the table shows the run with the median wall time, and every repeat's wall time. Sequential and the tutorial's strategy run once.`,
+        `Where efficiency falls short at large limits: every request of a round is answered within a few ms of the others, and the client's own work per image (deflating its tile, parsing the reply, writing, fsyncing and renaming the file: the "client CPU ms per image" column) then runs one image after another on its event loop, on the same ${cpus().length} cores as the emulator. With k images per round that adds about k times the per-image work to each round, which the ideal counts as zero.`,
         `Ideal per limit k (bench/ideal.ts): one computePixels per image, the greedy schedule of N=${jobs.length} requests of T=${round(serviceMs, 1)} ms (cost model) with p=min(k, ${model.maxConcurrent}) in flight and at most ${model.maxRequestsPerSecond} starts per sliding second; here max(ceil(N/p)*T, floor((N-1)/r)*1000 + T).`,
         "'ideal ms, 2 requests/image' is the same bound for what downloadImage sends per image without a bands hint (value:compute for band types, then computePixels; the runs here pass the hint, as downloadSnippets does): the gap between the two ideals is the extra round trip, the gap to the measured time is everything else.",
         `downloadSnippets is the product's entry point (manifest, checks and all) at its default of ${productLimit} images at once, on the ${distinct.length} distinct images found; "our default vs the tutorial" compares it with the tutorial's strategy on ${jobs.length} images${distinct.length < jobs.length ? " (so the speedup is per image)" : ""}.`,
