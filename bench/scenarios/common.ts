@@ -6,6 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { projectUrl } from "../../src/backend";
+import type { OutputGrid } from "../../src/download/grid";
+import { withRetries } from "../../src/download/retry";
+import { eeRequest } from "../../src/download/transport";
+import type { Session } from "../../src/session";
 import type { CostModel } from "../ideal";
 
 export type BenchMode = "smoke" | "quick" | "full";
@@ -177,4 +182,28 @@ export function round(value: number, digits = 3): number {
 /** Logs progress to stderr so stdout stays the report (and the smoke test can parse it). */
 export function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
+}
+
+/**
+ * One computePixels request for a whole grid, through the session's limiter and the download
+ * engine's retry policy (as downloadImage sends its requests), without the metadata round
+ * trip, the NPY decoding or the file: the transport alone.
+ */
+export function transportRequest(session: Session, expression: unknown, grid: OutputGrid) {
+  const [scaleX, shearX, translateX, shearY, scaleY, translateY] = grid.transform;
+  const body = {
+    expression,
+    fileFormat: "NPY",
+    grid: {
+      crsCode: grid.crsCode,
+      affineTransform: { scaleX, shearX, translateX, shearY, scaleY, translateY },
+      dimensions: { width: grid.width, height: grid.height },
+    },
+  };
+  const url = `${projectUrl(session.backend)}/image:computePixels`;
+  return withRetries(() =>
+    session.requests.run(async () => ({
+      bytes: (await eeRequest(session.backend, url, body)).byteLength,
+    })),
+  );
 }

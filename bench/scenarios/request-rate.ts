@@ -5,10 +5,7 @@
  */
 import { join } from "node:path";
 import { bbox } from "../../src/aoi";
-import { projectUrl } from "../../src/backend";
 import { downloadImage, planGrid } from "../../src/download";
-import { withRetries } from "../../src/download/retry";
-import { eeRequest } from "../../src/download/transport";
 import { serializeExpression } from "../../src/ee/client";
 import { runConcurrent } from "../../src/run";
 import { SNIPPET_BANDS } from "../../src/snippets";
@@ -24,6 +21,7 @@ import {
   type ScenarioResult,
   scratchDir,
   target,
+  transportRequest,
   workRequests,
 } from "./common";
 import { emulatorSession, TUTORIAL_COLLECTION, tutorialDownload, tutorialJobs } from "./tutorial";
@@ -52,34 +50,6 @@ export function requestRateConfig(mode: BenchMode): { direct: number; viaDownloa
   if (mode === "smoke") return { direct: 20, viaDownloadUrl: 3 };
   if (mode === "quick") return { direct: 300, viaDownloadUrl: 15 };
   return { direct: 1000, viaDownloadUrl: 40 };
-}
-
-/**
- * One computePixels request for the whole tiny grid, through the session's limiter and the
- * download engine's retry policy (as downloadImage sends its requests), without the metadata
- * round trip, the NPY decoding or the file.
- */
-function transportRequest(
-  session: Awaited<ReturnType<typeof emulatorSession>>,
-  expression: unknown,
-  grid: ReturnType<typeof planGrid>,
-) {
-  const [scaleX, shearX, translateX, shearY, scaleY, translateY] = grid.transform;
-  const body = {
-    expression,
-    fileFormat: "NPY",
-    grid: {
-      crsCode: grid.crsCode,
-      affineTransform: { scaleX, shearX, translateX, shearY, scaleY, translateY },
-      dimensions: { width: grid.width, height: grid.height },
-    },
-  };
-  const url = `${projectUrl(session.backend)}/image:computePixels`;
-  return withRetries(() =>
-    session.requests.run(async () => ({
-      bytes: (await eeRequest(session.backend, url, body)).byteLength,
-    })),
-  );
 }
 
 export async function runRequestRateScenario(mode: BenchMode): Promise<ScenarioResult> {

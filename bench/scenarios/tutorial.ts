@@ -12,7 +12,8 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { type Aoi, bbox } from "../../src/aoi";
 import { downloadImage } from "../../src/download";
-import { type Ee, type EeImage, getDownloadUrl } from "../../src/ee/client";
+import { planGrid } from "../../src/download/grid";
+import { type Ee, type EeImage, getDownloadUrl, serializeExpression } from "../../src/ee/client";
 import { type RunReport, runConcurrent, runSequential, type TaskContext } from "../../src/run";
 import { findImages, type ImageInfo } from "../../src/search";
 import { connect, type Session } from "../../src/session";
@@ -32,6 +33,7 @@ import {
   type ScenarioResult,
   scratchDir,
   target,
+  transportRequest,
   workRequests,
 } from "./common";
 
@@ -218,6 +220,22 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
         ),
       );
     }
+    // The floor under the largest limit: the same requests all at once, replies read and
+    // dropped (no decoding, no file). What this loses to the ideal, no client work after the
+    // reply can win back.
+    const grid = planGrid(TUTORIAL_AOI, { scale: SMALL_SNIPPET_SCALE });
+    const expressions = new Map(jobs.map((job) => [job, serializeExpression(job.image)]));
+    const floorLimit = Math.max(...config.limits);
+    const transportRun = await medianRun(
+      `computePixels only, no file (x${floorLimit})`,
+      floorLimit,
+      () =>
+        runConcurrent(jobs, (job) => transportRequest(session, expressions.get(job), grid), {
+          limit: floorLimit,
+          progress: false,
+        }),
+    );
+    runs.push(transportRun);
     const workers = tutorialWorkers();
     const tutorialRun = await measuredRun(`tutorial strategy (${workers} workers)`, workers, () =>
       runConcurrent(jobs, (job) => tutorialDownload(job.image, out.path, job.id), {
@@ -303,6 +321,8 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
       });
       if (run === productRun) {
         ratios.efficiencyDownloadSnippets = round(efficiency, 4);
+      } else if (run === transportRun) {
+        ratios[`transportOnlyEfficiencyAtLimit${run.limit}`] = round(efficiency, 4);
       } else if (!isTutorial && run.limit > 1) {
         const key = `efficiencyAtLimit${run.limit}`;
         ratios[key] = round(efficiency, 4);
@@ -352,6 +372,7 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
       ],
       notes: [
         `Concurrent runs are repeated ${config.repeats} time(s); the table shows the run with the median wall time, and every repeat's wall time. Sequential and the tutorial's strategy run once.`,
+        `"computePixels only, no file" sends the same ${jobs.length} requests through the same limiter and transport at limit ${floorLimit}, reading each reply and dropping it: the HTTP floor. Its gap to the ideal is what remains when the client does nothing with the pixels; every other run must decode, tile, deflate and publish a GeoTIFF per image on top of it.`,
         `Where efficiency falls short at large limits: every request of a round is answered within a few ms of the others, and the client's own work per image (deflating its tile, parsing the reply, writing, fsyncing and renaming the file: the "client CPU ms per image" column) then runs one image after another on its event loop, on the same ${cpus().length} cores as the emulator. With k images per round that adds about k times the per-image work to each round, which the ideal counts as zero.`,
         `Ideal per limit k (bench/ideal.ts): one computePixels per image, the greedy schedule of N=${jobs.length} requests of T=${round(serviceMs, 1)} ms (cost model) with p=min(k, ${model.maxConcurrent}) in flight and at most ${model.maxRequestsPerSecond} starts per sliding second; here max(ceil(N/p)*T, floor((N-1)/r)*1000 + T).`,
         "'ideal ms, 2 requests/image' is the same bound for what downloadImage sends per image without a bands hint (value:compute for band types, then computePixels; the runs here pass the hint, as downloadSnippets does): the gap between the two ideals is the extra round trip, the gap to the measured time is everything else.",
