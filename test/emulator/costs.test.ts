@@ -8,6 +8,7 @@ import {
   type RunningEmulator,
   startEmulator,
 } from "../../src/emulator/index";
+import { constantImageExpression } from "./pixels-fixtures";
 
 const BAND_NAMES = {
   result: "0",
@@ -136,17 +137,7 @@ test("memory limit fault: large computePixels get 'User memory limit exceeded.'"
       {
         method: "POST",
         body: JSON.stringify({
-          expression: {
-            result: "0",
-            values: {
-              "0": {
-                functionInvocationValue: {
-                  functionName: "Image.constant",
-                  arguments: { value: { constantValue: 1 } },
-                },
-              },
-            },
-          },
+          expression: constantImageExpression(),
           fileFormat: "NPY",
           grid: {
             crsCode: "EPSG:4326",

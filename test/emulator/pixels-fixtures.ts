@@ -51,3 +51,18 @@ export function northUpGrid(
     height,
   };
 }
+
+/** Image.constant(value) in Earth Engine's wire format: the smallest image a request can ask for. */
+export function constantImageExpression(value: unknown = 1) {
+  return {
+    result: "0",
+    values: {
+      "0": {
+        functionInvocationValue: {
+          functionName: "Image.constant",
+          arguments: { value: { constantValue: value } },
+        },
+      },
+    },
+  };
+}

@@ -8,27 +8,7 @@ import { fromArrayBuffer } from "geotiff";
 import { encodeGeoTiff } from "../../src/geotiff/encode";
 import { GeoTiffSpecError, GeoTiffTileError } from "../../src/geotiff/errors";
 import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
-
-const SAMPLE_TYPES: SampleType[] = [
-  "uint8",
-  "int8",
-  "uint16",
-  "int16",
-  "int32",
-  "uint32",
-  "float32",
-  "float64",
-];
-const ARRAYS = {
-  uint8: Uint8Array,
-  int8: Int8Array,
-  uint16: Uint16Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-} as const;
+import { ARRAYS, rng, SAMPLE_TYPES } from "./fixtures";
 
 const dir = mkdtempSync(join(tmpdir(), "geotiff-encode-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,14 +16,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** Deterministic samples: full-range noise for integers (predictor wrap-around), smooth+noisy floats with specials. */
 function samples(type: SampleType, count: number, seed = 1): ArrayBufferView {
   const out = new ARRAYS[type](count);
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = rng(seed);
   if (type === "float32" || type === "float64") {
     const f = out as Float32Array | Float64Array;
     for (let i = 0; i < count; i++)

@@ -24,27 +24,8 @@ import {
 } from "../../src/geotiff/errors";
 import { type GeoTiffSpec, resolveSpec, type SampleType } from "../../src/geotiff/spec";
 import { GeoTiffWriter, IN_MEMORY_FILE_BYTES } from "../../src/geotiff/writer";
+import { ARRAYS, rng, SAMPLE_TYPES } from "./fixtures";
 
-const SAMPLE_TYPES: SampleType[] = [
-  "uint8",
-  "int8",
-  "uint16",
-  "int16",
-  "int32",
-  "uint32",
-  "float32",
-  "float64",
-];
-const ARRAYS = {
-  uint8: Uint8Array,
-  int8: Int8Array,
-  uint16: Uint16Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-} as const;
 type Samples = InstanceType<(typeof ARRAYS)[SampleType]>;
 
 const root = mkdtempSync(join(tmpdir(), "geotiff-writer-"));
@@ -54,17 +35,6 @@ function freshDir(): string {
   const d = join(root, `d${dirCount++}`);
   mkdirSync(d);
   return d;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 /** Smooth fields plus noise across each type's whole range, so the predictor wraps around. */

@@ -16,6 +16,7 @@ import { OutputPathError } from "../../src/outputs";
 import { findImages, type ImageInfo } from "../../src/search";
 import { connect } from "../../src/session";
 import { downloadSnippet, downloadSnippets, type SnippetSession } from "../../src/snippets";
+import { constantImageExpression } from "../emulator/pixels-fixtures";
 import {
   CENTER,
   eeFor,
@@ -451,17 +452,7 @@ function generateCases(count: number, seed: number): FuzzCase[] {
       name: "valid image, invalid grid",
       method: "image:computePixels",
       body: JSON.stringify({
-        expression: {
-          result: "0",
-          values: {
-            "0": {
-              functionInvocationValue: {
-                functionName: "Image.constant",
-                arguments: { value: { constantValue: 1 } },
-              },
-            },
-          },
-        },
+        expression: constantImageExpression(),
         fileFormat: pick(["NPY", "GEO_TIFF", "PNG", "BMP", 7, ""]),
         bandIds: pick([undefined, [], ["nope"], "constant", [null]]),
         grid: badGrid(),
@@ -571,17 +562,7 @@ function generateCases(count: number, seed: number): FuzzCase[] {
     name: "Image.constant with 10^5 bands",
     method: "image:computePixels",
     body: JSON.stringify({
-      expression: {
-        result: "0",
-        values: {
-          "0": {
-            functionInvocationValue: {
-              functionName: "Image.constant",
-              arguments: { value: { constantValue: Array.from({ length: 100_000 }, () => 1) } },
-            },
-          },
-        },
-      },
+      expression: constantImageExpression(Array.from({ length: 100_000 }, () => 1)),
       fileFormat: "NPY",
       grid: {
         crsCode: "EPSG:4326",
