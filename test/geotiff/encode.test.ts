@@ -8,7 +8,7 @@ import { fromArrayBuffer } from "geotiff";
 import { encodeGeoTiff } from "../../src/geotiff/encode";
 import { GeoTiffSpecError, GeoTiffTileError } from "../../src/geotiff/errors";
 import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
-import { ARRAYS, rng, SAMPLE_TYPES } from "./fixtures";
+import { ARRAYS, bytesOf, rng, SAMPLE_TYPES, utmSpec } from "./fixtures";
 
 const dir = mkdtempSync(join(tmpdir(), "geotiff-encode-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,22 +32,6 @@ function samples(type: SampleType, count: number, seed = 1): ArrayBufferView {
     }
   }
   return out;
-}
-
-function bytesOf(view: ArrayBufferView): Buffer {
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-}
-
-function utmSpec(over: Partial<GeoTiffSpec> = {}): GeoTiffSpec {
-  return {
-    width: 1000,
-    height: 777,
-    bands: 2,
-    sampleType: "uint16",
-    epsg: 32617,
-    transform: [10, 0, 500000, 0, -10, 1000000],
-    ...over,
-  };
 }
 
 async function readBack(file: Buffer): Promise<{

@@ -1,5 +1,5 @@
 /** What the GeoTIFF encoder and writer tests share: every sample type and a seeded RNG. */
-import type { SampleType } from "../../src/geotiff/spec";
+import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
 
 export const SAMPLE_TYPES: SampleType[] = [
   "uint8",
@@ -32,5 +32,23 @@ export function rng(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** The bytes of a typed array's view, without a copy. */
+export function bytesOf(view: ArrayBufferView): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** A 1000 x 777 px, 2-band uint16 image in UTM 17N: edge tiles in both directions at 512 px. */
+export function utmSpec(over: Partial<GeoTiffSpec> = {}): GeoTiffSpec {
+  return {
+    width: 1000,
+    height: 777,
+    bands: 2,
+    sampleType: "uint16",
+    epsg: 32617,
+    transform: [10, 0, 500000, 0, -10, 1000000],
+    ...over,
   };
 }

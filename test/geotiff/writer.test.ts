@@ -24,7 +24,7 @@ import {
 } from "../../src/geotiff/errors";
 import { type GeoTiffSpec, resolveSpec, type SampleType } from "../../src/geotiff/spec";
 import { GeoTiffWriter, IN_MEMORY_FILE_BYTES } from "../../src/geotiff/writer";
-import { ARRAYS, rng, SAMPLE_TYPES } from "./fixtures";
+import { ARRAYS, bytesOf, rng, SAMPLE_TYPES, utmSpec as spec } from "./fixtures";
 
 type Samples = InstanceType<(typeof ARRAYS)[SampleType]>;
 
@@ -106,22 +106,6 @@ async function readBack(path: string): Promise<Buffer> {
   } finally {
     await tiff.close();
   }
-}
-
-function bytesOf(v: ArrayBufferView): Buffer {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
-
-function spec(over: Partial<GeoTiffSpec> = {}): GeoTiffSpec {
-  return {
-    width: 1000,
-    height: 777,
-    bands: 2,
-    sampleType: "uint16",
-    epsg: 32617,
-    transform: [10, 0, 500000, 0, -10, 1000000],
-    ...over,
-  };
 }
 
 const hasGdal = (() => {
