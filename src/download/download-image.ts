@@ -408,8 +408,8 @@ export async function downloadImage(
       /**
        * Fetches a window (splitting it while the server refuses its size) and writes it,
        * holding its bytes of the budget from before the request until its pixels are on disk.
+       * Calls `received` once the window's pixels (all its halves', if split) have arrived.
        */
-      /** Calls `received` once the window's pixels (all its halves', if split) have arrived. */
       const fetchWindow = async (window: RequestTile, received: () => void): Promise<void> => {
         const grant = await budget.acquire(window.width * window.height * pixelSize, signal);
         try {

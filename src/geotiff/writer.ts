@@ -2,7 +2,8 @@
  * A streaming tiled GeoTIFF writer. Tiles are compressed and appended to a temporary file in
  * the output's directory as they arrive, in any order; finish() appends the IFD (whose tile
  * offsets are known only then), patches the header and renames the file into place. Memory
- * holds only tiles not yet complete, never the image.
+ * holds tiles not yet complete and, for a file under IN_MEMORY_FILE_BYTES, the file itself
+ * until finish() writes it in one go; never a large image.
  *
  * File layout: header | tiles in arrival order | IFD and its values.
  */
