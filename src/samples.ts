@@ -33,6 +33,18 @@ export const BYTES_PER_SAMPLE: Readonly<Record<SampleType, number>> = {
   float64: 8,
 };
 
+/** The typed array class that holds each sample type. */
+export const SAMPLE_ARRAYS = {
+  uint8: Uint8Array,
+  int8: Int8Array,
+  uint16: Uint16Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float32: Float32Array,
+  float64: Float64Array,
+} as const satisfies Record<SampleType, unknown>;
+
 /** A zeroed typed array of `length` samples of `type`. */
 export function allocateSamples(type: SampleType, length: number): SampleArray {
   switch (type) {

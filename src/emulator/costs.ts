@@ -5,6 +5,7 @@
  * something. Faults come from a seeded PRNG: the same seed and request order give the same
  * faults.
  */
+import { seededRandom } from "./random";
 
 export interface FaultOptions {
   /** Fraction of requests answered 500/503. */
@@ -228,18 +229,6 @@ export function describeCostModel(model: CostModel): string {
     `quotas: ${model.maxConcurrent} concurrent requests, ${model.maxRequestsPerSecond} requests/s (429 beyond)`,
     `faults (seed ${model.seed}): 5xx ${f.serverErrorRate}, resets ${f.resetRate}, truncated ${f.truncateRate}, stalls ${f.stallRate} x ${f.stallMs} ms, memory limit ${f.memoryLimitPixels === 0 ? "off" : `${f.memoryLimitPixels} px`}`,
   ].join("\n");
-}
-
-/** mulberry32: a tiny seeded PRNG; one stream per emulator so faults replay with the seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export type Fault =

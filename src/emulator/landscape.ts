@@ -14,6 +14,7 @@
  * request render exactly like the whole request.
  */
 import type { Scene } from "./model";
+import { seededRandom } from "./random";
 
 /** A render grid's lattice: exact positions every `step` pixels, shared by all scenes. */
 export interface RenderLattice {
@@ -81,13 +82,8 @@ const TABLE_MASK = (1 << TABLE_BITS) - 1;
 /** 256x256 random values in [-1, 1], fixed forever so that imagery never changes. */
 const TABLE = (() => {
   const table = new Float64Array(1 << (2 * TABLE_BITS));
-  let state = 0x9e3779b9;
-  for (let i = 0; i < table.length; i++) {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    table[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
+  const random = seededRandom(0x9e3779b9);
+  for (let i = 0; i < table.length; i++) table[i] = random() * 2 - 1;
   return table;
 })();
 

@@ -3,7 +3,7 @@
  * (height, width) with one named field per band, e.g. dtype [('B4', '<u2'), ('B3', '<u2')].
  */
 import { endianness } from "node:os";
-import { BYTES_PER_SAMPLE } from "../samples";
+import { BYTES_PER_SAMPLE, SAMPLE_ARRAYS } from "../samples";
 import type { PixelTypeName, RenderedBand } from "./model";
 
 const DESCR: Record<PixelTypeName, string> = {
@@ -64,21 +64,10 @@ export function encodeNpy(bands: RenderedBand[], width: number, height: number):
   return out;
 }
 
-const ARRAY_OF: Record<PixelTypeName, { from(values: ArrayLike<number>): ArrayBufferView }> = {
-  uint8: Uint8Array,
-  int8: Int8Array,
-  uint16: Uint16Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-};
-
 /** The band's values as little-endian bytes of its dataType, or undefined on big-endian hosts. */
 function littleEndianBytes(band: RenderedBand): Uint8Array | undefined {
   if (endianness() !== "LE") return undefined;
-  const type = ARRAY_OF[band.dataType];
+  const type: { from(values: ArrayLike<number>): ArrayBufferView } = SAMPLE_ARRAYS[band.dataType];
   // Bands are mostly held in their own type; int8 and uint32 ones are held widened.
   const data: ArrayBufferView =
     (band.data.constructor as unknown) === type ? band.data : type.from(band.data);

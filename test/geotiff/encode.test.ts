@@ -8,14 +8,15 @@ import { fromArrayBuffer } from "geotiff";
 import { encodeGeoTiff } from "../../src/geotiff/encode";
 import { GeoTiffSpecError, GeoTiffTileError } from "../../src/geotiff/errors";
 import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
-import { ARRAYS, bytesOf, rng, SAMPLE_TYPES, utmSpec } from "./fixtures";
+import { SAMPLE_ARRAYS } from "../../src/samples";
+import { bytesOf, rng, SAMPLE_TYPES, utmSpec } from "./fixtures";
 
 const dir = mkdtempSync(join(tmpdir(), "geotiff-encode-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Deterministic samples: full-range noise for integers (predictor wrap-around), smooth+noisy floats with specials. */
 function samples(type: SampleType, count: number, seed = 1): ArrayBufferView {
-  const out = new ARRAYS[type](count);
+  const out = new SAMPLE_ARRAYS[type](count);
   const next = rng(seed);
   if (type === "float32" || type === "float64") {
     const f = out as Float32Array | Float64Array;

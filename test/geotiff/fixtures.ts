@@ -1,38 +1,15 @@
 /** What the GeoTIFF encoder and writer tests share: every sample type and a seeded RNG. */
+import { seededRandom } from "../../src/emulator/random";
 import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
+import { BYTES_PER_SAMPLE } from "../../src/samples";
 
-export const SAMPLE_TYPES: SampleType[] = [
-  "uint8",
-  "int8",
-  "uint16",
-  "int16",
-  "int32",
-  "uint32",
-  "float32",
-  "float64",
-];
+/** Every sample type, in a fixed order (some tests derive seeds from the position). */
+export const SAMPLE_TYPES = Object.keys(BYTES_PER_SAMPLE) as SampleType[];
 
-export const ARRAYS = {
-  uint8: Uint8Array,
-  int8: Int8Array,
-  uint16: Uint16Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-} as const;
-
-/** mulberry32: deterministic 32-bit values, so a failing test fails the same way again. */
+/** Deterministic 32-bit values (the emulator's mulberry32), so a failing test fails the same way again. */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const random = seededRandom(seed);
+  return () => random() * 4294967296;
 }
 
 /** The bytes of a typed array's view, without a copy. */

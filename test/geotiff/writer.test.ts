@@ -24,9 +24,10 @@ import {
 } from "../../src/geotiff/errors";
 import { type GeoTiffSpec, resolveSpec, type SampleType } from "../../src/geotiff/spec";
 import { GeoTiffWriter, IN_MEMORY_FILE_BYTES } from "../../src/geotiff/writer";
-import { ARRAYS, bytesOf, rng, SAMPLE_TYPES, utmSpec as spec } from "./fixtures";
+import { SAMPLE_ARRAYS } from "../../src/samples";
+import { bytesOf, rng, SAMPLE_TYPES, utmSpec as spec } from "./fixtures";
 
-type Samples = InstanceType<(typeof ARRAYS)[SampleType]>;
+type Samples = InstanceType<(typeof SAMPLE_ARRAYS)[SampleType]>;
 
 const root = mkdtempSync(join(tmpdir(), "geotiff-writer-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -40,7 +41,7 @@ function freshDir(): string {
 /** Smooth fields plus noise across each type's whole range, so the predictor wraps around. */
 function image(type: SampleType, width: number, height: number, bands: number, seed = 1): Samples {
   const next = rng(seed);
-  const out = new ARRAYS[type](width * height * bands);
+  const out = new SAMPLE_ARRAYS[type](width * height * bands);
   const float = type.startsWith("float");
   for (let i = 0; i < out.length; i++) {
     const smooth = Math.sin(i / 1013) * 100;
@@ -71,7 +72,7 @@ function cutTile(
   const w = Math.min(ts, spec.width - col * ts);
   const h = Math.min(ts, spec.height - row * ts);
   const stride = padded ? ts : w;
-  const Ctor = ARRAYS[spec.sampleType];
+  const Ctor = SAMPLE_ARRAYS[spec.sampleType];
   const tile = new Ctor(stride * (padded ? ts : h) * spec.bands);
   if (padded) tile.fill(77 as never);
   for (let y = 0; y < h; y++) {
@@ -89,7 +90,7 @@ function windowOf(
   w: number,
   h: number,
 ): Samples {
-  const out = new ARRAYS[spec.sampleType](w * h * spec.bands);
+  const out = new SAMPLE_ARRAYS[spec.sampleType](w * h * spec.bands);
   for (let y = 0; y < h; y++) {
     const s = ((y0 + y) * spec.width + x0) * spec.bands;
     out.set(px.subarray(s, s + w * spec.bands) as never, y * w * spec.bands);

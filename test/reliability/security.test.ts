@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bbox } from "../../src/aoi";
 import type { Ee } from "../../src/ee/client";
+import { seededRandom } from "../../src/emulator/random";
 import { OutputPathError } from "../../src/outputs";
 import { findImages, type ImageInfo } from "../../src/search";
 import { connect } from "../../src/session";
@@ -258,18 +259,6 @@ describe("the emulator's network surface", () => {
 // ---------------------------------------------------------------------------------------
 // Fuzzing the request parser and the evaluator.
 
-/** A small deterministic PRNG (mulberry32), so a failing input can be reproduced by seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface FuzzCase {
   name: string;
   method: string;
@@ -283,7 +272,7 @@ interface FuzzCase {
 }
 
 function generateCases(count: number, seed: number): FuzzCase[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const int = (n: number) => Math.floor(random() * n);
   const functions = [

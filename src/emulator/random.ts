@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a tiny seeded PRNG with values in [0, 1). The emulator's fixed noise table and
+ * its fault injector draw from it, so imagery never changes and faults replay with their seed.
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
