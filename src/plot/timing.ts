@@ -1,3 +1,4 @@
+import type { RunItem, RunReport } from "../run";
 import {
   type Annotation,
   COLORS,
@@ -8,21 +9,11 @@ import {
 } from "./figure";
 
 /** One download of a run, as src/run.ts reports it (times in ms since the run began). */
-export interface TimedItem {
-  key: string;
-  startMs: number;
-  endMs: number;
-  ok: boolean;
-  error?: string;
-  bytes?: number;
-}
+export type TimedItem = Pick<RunItem, "key" | "startMs" | "endMs" | "ok" | "error" | "bytes">;
 
 /** What the timing figures need from a RunReport (src/run.ts); any RunReport fits. */
-export interface TimedRun {
-  mode: "sequential" | "concurrent";
-  limit: number;
+export interface TimedRun extends Pick<RunReport, "mode" | "limit" | "wallMs"> {
   label?: string;
-  wallMs: number;
   items: readonly TimedItem[];
 }
 
