@@ -664,20 +664,7 @@ async function fetchNpy(
   sink: () => BodySink,
 ): Promise<void> {
   const body = pixelsRequest(expression, grid, window, bandNames);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await call("image:computePixels", body, sink);
-      return;
-    } catch (error) {
-      if (
-        !(error instanceof ResponseFormatError) ||
-        error instanceof BandsHintError ||
-        attempt >= 1
-      ) {
-        throw error;
-      }
-    }
-  }
+  await retryWrongShapeOnce(() => call("image:computePixels", body, sink));
 }
 
 /** Fetches a window whole and converts it to pixel-interleaved samples of `sampleType`. */
@@ -691,27 +678,28 @@ async function fetchPixels(
   check?: (array: NpyArray) => void,
 ): Promise<SampleArray> {
   const body = pixelsRequest(expression, grid, window, bandNames);
-  // A reply of the wrong shape may be a glitch (retry once), twice means the server
-  // disagrees with us about the image: stop with its description.
-  for (let attempt = 0; ; attempt++) {
-    const bytes = await call("image:computePixels", body);
-    try {
-      const npy = decodeNpy(bytes);
-      check?.(npy);
-      return npyToPixels(
-        npy,
-        { width: window.width, height: window.height, bands: bandNames },
-        sampleType,
-      );
-    } catch (error) {
-      if (
-        !(error instanceof ResponseFormatError) ||
-        error instanceof BandsHintError ||
-        attempt >= 1
-      ) {
-        throw error;
-      }
-    }
+  return retryWrongShapeOnce(async () => {
+    const npy = decodeNpy(await call("image:computePixels", body));
+    check?.(npy);
+    return npyToPixels(
+      npy,
+      { width: window.width, height: window.height, bands: bandNames },
+      sampleType,
+    );
+  });
+}
+
+/**
+ * A reply of the wrong shape may be a glitch: one more attempt. Twice means the server
+ * disagrees with us about the image, and its description stands. A reply that contradicts
+ * the bands hint is not retried: the caller falls back to the image's own bands.
+ */
+async function retryWrongShapeOnce<T>(attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (error) {
+    if (!(error instanceof ResponseFormatError) || error instanceof BandsHintError) throw error;
+    return attempt();
   }
 }
 
