@@ -10,13 +10,14 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bbox } from "../../src/aoi";
 import type { Ee } from "../../src/ee/client";
-import { findImages, type ImageInfo } from "../../src/search";
+import type { ImageInfo } from "../../src/search";
 import { downloadSnippets, type SnippetResult } from "../../src/snippets";
 import {
   assertSameRaster,
   CENTER,
   type EmulatorOptions,
   eeFor,
+  firstScenes,
   pixelRequests,
   type Raster,
   type RequestLimiterOptions,
@@ -44,15 +45,7 @@ before(async () => {
   clean = await startEmulator(FAST);
   ee = await eeFor(clean);
   const session = await sessionFor(clean, ee);
-  images = (
-    await findImages(session, {
-      aoi,
-      start: "2024-01-01",
-      end: "2024-03-01",
-      maxCloud: 100,
-      onWarning: () => undefined,
-    })
-  ).slice(0, 3);
+  images = await firstScenes(session, aoi, 3);
   assert.equal(images.length, 3, "the emulator should have scenes every 5 days");
   const outDir = join(base, "clean");
   const report = await downloadSnippets(session, images, {

@@ -5,10 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
+import type { Aoi } from "../../src/aoi";
 import type { Backend } from "../../src/backend";
 import { RequestLimiter, type RequestLimiterOptions } from "../../src/download/limiter";
 import { type Ee, initializeEe } from "../../src/ee/client";
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from "../../src/emulator";
+import { findImages, type ImageInfo } from "../../src/search";
 import type { SnippetSession } from "../../src/snippets";
 
 export type { EmulatorOptions, RequestLimiterOptions, RunningEmulator };
@@ -48,6 +50,24 @@ export async function sessionFor(
     backend: backendFor(emulator, authorization),
     requests: new RequestLimiter(limiter),
   };
+}
+
+/** The first `count` scenes over `aoi` from 2024-01-01 until `end` (exclusive), any cloud cover. */
+export async function firstScenes(
+  session: SnippetSession,
+  aoi: Aoi,
+  count: number,
+  end = "2024-03-01",
+): Promise<ImageInfo[]> {
+  const found = await findImages(session, {
+    aoi,
+    start: "2024-01-01",
+    end,
+    maxCloud: 100,
+    onWarning: () => undefined,
+  });
+  assert.ok(found.length >= count, `the emulator has ${found.length} scenes, ${count} wanted`);
+  return found.slice(0, count);
 }
 
 /** Requests the emulator has seen on one endpoint class ("computePixels", "compute", ...). */

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { bbox } from "../../src/aoi";
 import type { Ee } from "../../src/ee/client";
 import { Manifest, type SnippetParams } from "../../src/manifest";
-import { findImages, type ImageInfo } from "../../src/search";
+import type { ImageInfo } from "../../src/search";
 import {
   downloadSnippet,
   downloadSnippets,
@@ -24,6 +24,7 @@ import {
   assertSameRaster,
   CENTER,
   eeFor,
+  firstScenes,
   pixelRequests,
   type RunningEmulator,
   readRaster,
@@ -49,15 +50,7 @@ before(async () => {
   emulator = await startEmulator({ latencyMs: 300, msPerMegapixel: 0, bandwidthMBps: 0, seed: 3 });
   ee = await eeFor(emulator);
   session = await sessionFor(emulator, ee, { maxInFlight: 4 });
-  images = (
-    await findImages(session, {
-      aoi,
-      start: "2024-01-01",
-      end: "2024-04-01",
-      maxCloud: 100,
-      onWarning: () => undefined,
-    })
-  ).slice(0, 6);
+  images = await firstScenes(session, aoi, 6, "2024-04-01");
   assert.equal(images.length, 6);
 });
 

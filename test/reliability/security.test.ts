@@ -14,13 +14,14 @@ import { bbox } from "../../src/aoi";
 import type { Ee } from "../../src/ee/client";
 import { seededRandom } from "../../src/emulator/random";
 import { OutputPathError } from "../../src/outputs";
-import { findImages, type ImageInfo } from "../../src/search";
+import type { ImageInfo } from "../../src/search";
 import { connect } from "../../src/session";
 import { downloadSnippet, downloadSnippets, type SnippetSession } from "../../src/snippets";
 import { constantImageExpression } from "../emulator/pixels-fixtures";
 import {
   CENTER,
   eeFor,
+  firstScenes,
   pixelRequests,
   type RunningEmulator,
   sessionFor,
@@ -45,13 +46,7 @@ before(async () => {
   emulator = await startEmulator({ latencyMs: 1, msPerMegapixel: 0, bandwidthMBps: 0, seed: 11 });
   ee = await eeFor(emulator);
   session = await sessionFor(emulator, ee);
-  [image] = await findImages(session, {
-    aoi,
-    start: "2024-01-01",
-    end: "2024-03-01",
-    maxCloud: 100,
-    onWarning: () => undefined,
-  });
+  [image] = await firstScenes(session, aoi, 1);
 });
 
 after(async () => {
