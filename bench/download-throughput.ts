@@ -17,15 +17,15 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bbox } from "../src/aoi";
-import { type Backend, projectUrl } from "../src/backend";
 import { downloadImage, planGrid, planTiles, RequestLimiter } from "../src/download";
 import { DEFAULT_BYTE_BUDGET } from "../src/download/budget";
 import { encodeNpy } from "../src/download/npy";
-import { httpPost } from "../src/download/transport";
+import { type Backend, projectUrl } from "../src/ee/backend";
 import { type CloudExpression, initializeEe, serializeExpression } from "../src/ee/client";
-import { findImages } from "../src/search";
-import { snippetImage } from "../src/snippet";
+import { httpPost } from "../src/ee/transport";
+import { bbox } from "../src/snippets/aoi";
+import { findImages } from "../src/snippets/search";
+import { snippetImage } from "../src/snippets/snippet-image";
 
 interface Emulator {
   url: string;

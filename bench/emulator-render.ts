@@ -10,10 +10,10 @@
  * approximates an idle core; the median shows a loaded one.
  */
 
+import { crsFromEpsg } from "../src/core/crs";
 import { sceneImage, visualize } from "../src/emulator/image";
 import type { Grid, Scene } from "../src/emulator/model";
 import { renderImage } from "../src/emulator/render";
-import { crsFromEpsg } from "../src/geo/crs";
 
 const size = Number(process.argv[2] ?? 2048);
 const repeats = Number(process.argv[3] ?? 9);

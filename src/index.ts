@@ -9,9 +9,8 @@
  *       downloadSnippet(session, image, { outDir: "data/out", aoi, scale: 10 }), { limit: 8 });
  *     await session.close();
  */
-export { type Aoi, AoiError, type AoiGeometry, aoiFromGeoJSON, bbox } from "./aoi";
-export type { Backend } from "./backend";
-export { type CollectionFacts, collectionFacts, DEFAULT_COLLECTION } from "./collections";
+
+export { ProgressBar } from "./display/progress";
 export {
   type DownloadOptions,
   type DownloadProgress,
@@ -19,13 +18,9 @@ export {
   downloadImage,
   RequestLimiter,
 } from "./download/index";
+export type { Backend } from "./ee/backend";
 export type { Ee, EeImage, EeImageCollection } from "./ee/client";
 export { evaluate, getThumbUrl, serializeExpression } from "./ee/client";
-export { Manifest, type ManifestEntry } from "./manifest";
-export { OutputDirError, OutputPathError, snippetPath } from "./outputs";
-export { ProgressBar } from "./progress";
-export { type RunItem, type RunOptions, type RunReport, runConcurrent, runSequential } from "./run";
-export { findImages, type ImageInfo, SearchError, type SearchOptions } from "./search";
 export {
   ConfigError,
   type ConnectOptions,
@@ -35,11 +30,23 @@ export {
   type Session,
   SessionError,
   TokenRefusedError,
-} from "./session";
-export { type SnippetStyle, snippetImage, TUTORIAL_STYLE } from "./snippet";
+} from "./ee/session";
+export {
+  type RunItem,
+  type RunOptions,
+  type RunReport,
+  runConcurrent,
+  runSequential,
+} from "./run/run";
+export { type Aoi, AoiError, type AoiGeometry, aoiFromGeoJSON, bbox } from "./snippets/aoi";
 export {
   downloadSnippet,
   downloadSnippets,
   type SnippetOptions,
   type SnippetResult,
-} from "./snippets";
+} from "./snippets/batch";
+export { type CollectionFacts, collectionFacts, DEFAULT_COLLECTION } from "./snippets/collections";
+export { Manifest, type ManifestEntry } from "./snippets/manifest";
+export { OutputDirError, OutputPathError, snippetPath } from "./snippets/outputs";
+export { findImages, type ImageInfo, SearchError, type SearchOptions } from "./snippets/search";
+export { type SnippetStyle, snippetImage, TUTORIAL_STYLE } from "./snippets/snippet-image";

@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { projectUrl } from "../../src/backend";
 import type { OutputGrid } from "../../src/download/grid";
-import { withRetries } from "../../src/download/retry";
-import { eeRequest } from "../../src/download/transport";
-import type { Session } from "../../src/session";
+import { projectUrl } from "../../src/ee/backend";
+import { withRetries } from "../../src/ee/retry";
+import type { Session } from "../../src/ee/session";
+import { eeRequest } from "../../src/ee/transport";
 import type { CostModel } from "../ideal";
 
 export type BenchMode = "smoke" | "quick" | "full";

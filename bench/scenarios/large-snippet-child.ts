@@ -8,14 +8,14 @@
  */
 import http from "node:http";
 import { join } from "node:path";
-import { bbox } from "../../src/aoi";
-import { type Backend, projectUrl } from "../../src/backend";
 import { downloadImage } from "../../src/download";
 import { planGrid } from "../../src/download/grid";
-import { RequestLimiter } from "../../src/download/limiter";
 import { planTiles, type RequestTile } from "../../src/download/tiles";
+import { type Backend, projectUrl } from "../../src/ee/backend";
 import { type Ee, initializeEe, serializeExpression } from "../../src/ee/client";
-import { snippetImage } from "../../src/snippet";
+import { RequestLimiter } from "../../src/ee/limiter";
+import { bbox } from "../../src/snippets/aoi";
+import { snippetImage } from "../../src/snippets/snippet-image";
 import type { CostModel } from "../ideal";
 import { measureWindow, workRequests } from "./common";
 import { TUTORIAL_COLLECTION, tutorialJobs } from "./tutorial";

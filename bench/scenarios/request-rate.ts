@@ -4,11 +4,11 @@
  * quota; the client's getDownloadURL path is held to ~3/s by the client's own throttle.
  */
 import { join } from "node:path";
-import { bbox } from "../../src/aoi";
 import { downloadImage, planGrid } from "../../src/download";
 import { serializeExpression } from "../../src/ee/client";
-import { runConcurrent } from "../../src/run";
-import { SNIPPET_BANDS } from "../../src/snippets";
+import { runConcurrent } from "../../src/run/run";
+import { bbox } from "../../src/snippets/aoi";
+import { SNIPPET_BANDS } from "../../src/snippets/batch";
 import type { CostModel } from "../ideal";
 import {
   type BenchMode,

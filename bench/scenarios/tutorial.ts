@@ -10,15 +10,15 @@
 import { writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { type Aoi, bbox } from "../../src/aoi";
 import { downloadImage } from "../../src/download";
 import { planGrid } from "../../src/download/grid";
 import { type Ee, type EeImage, getDownloadUrl, serializeExpression } from "../../src/ee/client";
-import { type RunReport, runConcurrent, runSequential, type TaskContext } from "../../src/run";
-import { findImages, type ImageInfo } from "../../src/search";
-import { connect, type Session } from "../../src/session";
-import { snippetImage } from "../../src/snippet";
-import { downloadSnippets, SNIPPET_BANDS } from "../../src/snippets";
+import { connect, type Session } from "../../src/ee/session";
+import { type RunReport, runConcurrent, runSequential, type TaskContext } from "../../src/run/run";
+import { type Aoi, bbox } from "../../src/snippets/aoi";
+import { downloadSnippets, SNIPPET_BANDS } from "../../src/snippets/batch";
+import { findImages, type ImageInfo } from "../../src/snippets/search";
+import { snippetImage } from "../../src/snippets/snippet-image";
 import { type CostModel, idealMakespanMs, requestMs } from "../ideal";
 import {
   type BenchMode,

@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import { downloadImage } from "../../src/download";
-import { runConcurrent } from "../../src/run";
-import { SNIPPET_BANDS } from "../../src/snippets";
+import { runConcurrent } from "../../src/run/run";
+import { SNIPPET_BANDS } from "../../src/snippets/batch";
 import { type CostModel, idealMakespanMs, requestMs } from "../ideal";
 import {
   type BenchMode,

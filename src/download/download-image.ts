@@ -13,9 +13,12 @@ import { setMaxListeners } from "node:events";
 import { createReadStream } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
-import { type Backend, projectUrl } from "../backend";
+import type { SampleType as PixelTypeName } from "../core/samples";
+import { type Backend, projectUrl } from "../ee/backend";
 import { type CloudExpression, type EeImage, serializeExpression } from "../ee/client";
-import type { PixelTypeName } from "../emulator/model";
+import type { RequestLimiter } from "../ee/limiter";
+import { withRetries } from "../ee/retry";
+import { type BodySink, DEFAULT_REQUEST_TIMEOUT_MS, eeRequest } from "../ee/transport";
 import { GeoTiffWriter } from "../geotiff/writer";
 import { type ByteBudget, sharedBudget } from "./budget";
 import {
@@ -31,7 +34,6 @@ import {
   throwIfAborted,
 } from "./errors";
 import { type OutputGrid, planGrid, type RegionLike } from "./grid";
-import type { RequestLimiter } from "./limiter";
 import {
   decodeNpy,
   decodeNpyHeader,
@@ -41,10 +43,8 @@ import {
   npyToPixels,
   type SampleArray,
 } from "./npy";
-import { withRetries } from "./retry";
 import { isTileAligned, TileScatter } from "./tile-scatter";
 import { MAX_REQUEST_BYTES, planTiles, type RequestTile, requestBytes, splitWindow } from "./tiles";
-import { type BodySink, DEFAULT_REQUEST_TIMEOUT_MS, eeRequest } from "./transport";
 
 export interface DownloadProgress {
   tilesDone: number;

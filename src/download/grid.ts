@@ -4,8 +4,9 @@
  * makes grids of different regions at the same scale share pixel edges, as Earth Engine's
  * own exports do, so mosaics of neighbouring snippets line up.
  */
-import type { Geometry } from "../emulator/model";
-import { type Crs, crsFromCode, utmEpsgFor } from "../geo/crs";
+
+import { type Crs, crsFromCode, utmEpsgFor } from "../core/crs";
+import type { Geometry } from "../core/geometry";
 import { DownloadParameterError } from "./errors";
 
 /** A GeoJSON Polygon/MultiPolygon in lon/lat, or anything carrying one as `.geometry`. */

@@ -1,6 +1,14 @@
 /** The download engine's public surface: plan, schedule, fetch and write. */
 
 export {
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_PER_SECOND,
+  type LimiterStats,
+  RequestLimiter,
+  type RequestLimiterOptions,
+} from "../ee/limiter";
+export { closeIdleConnections, openSocketCount } from "../ee/transport";
+export {
   type BudgetGrant,
   ByteBudget,
   type ByteBudgetStats,
@@ -26,12 +34,4 @@ export {
   ResponseFormatError,
 } from "./errors";
 export { type OutputGrid, planGrid, type RegionLike } from "./grid";
-export {
-  DEFAULT_MAX_IN_FLIGHT,
-  DEFAULT_MAX_PER_SECOND,
-  type LimiterStats,
-  RequestLimiter,
-  type RequestLimiterOptions,
-} from "./limiter";
 export { MAX_REQUEST_BYTES, MAX_REQUEST_SIDE, planTiles, type RequestTile } from "./tiles";
-export { closeIdleConnections, openSocketCount } from "./transport";

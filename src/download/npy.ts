@@ -4,8 +4,9 @@
  * shape (height, width) with one field per band, i.e. pixel-interleaved samples, which is
  * also the layout of a chunky GeoTIFF tile, so the common case needs no conversion at all.
  */
-import type { PixelTypeName } from "../emulator/model";
-import { allocateSamples, type SampleArray } from "../samples";
+
+import type { SampleType as PixelTypeName } from "../core/samples";
+import { allocateSamples, type SampleArray } from "../core/samples";
 
 export { allocateSamples, type SampleArray };
 

@@ -8,12 +8,13 @@
  * (what Earth Engine sends for one sample type across bands); anything else is buffered and
  * converted as a whole (see fallback).
  */
-import type { PixelTypeName } from "../emulator/model";
+
+import type { SampleType as PixelTypeName } from "../core/samples";
+import type { BodySink } from "../ee/transport";
 import type { GeoTiffWriter } from "../geotiff/writer";
 import { RequestError, ResponseFormatError } from "./errors";
 import { decodeNpy, decodeNpyHeader, isChunkyNpy, type NpyHeader, npyToPixels } from "./npy";
 import type { RequestTile } from "./tiles";
-import type { BodySink } from "./transport";
 
 export interface ScatterOptions {
   window: RequestTile;

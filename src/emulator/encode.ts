@@ -3,10 +3,10 @@
  */
 import * as jpeg from "jpeg-js";
 import { PNG } from "pngjs";
-import { crsFromCode } from "../geo/crs";
+import { crsFromCode } from "../core/crs";
+import { allocateSamples } from "../core/samples";
 import { encodeGeoTiff } from "../geotiff/encode";
 import type { SampleType } from "../geotiff/spec";
-import { allocateSamples } from "../samples";
 import type { Grid, PixelTypeName, RenderedBand } from "./model";
 import { encodeNpy } from "./npy";
 import { integerRange } from "./render";

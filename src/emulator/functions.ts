@@ -3,7 +3,7 @@
  * Engine's argument names with catalog defaults applied; image operations delegate to
  * image.ts. Every name here has a signature in catalog.ts and vice versa (a test checks).
  */
-import { crsFromCode } from "../geo/crs";
+import { crsFromCode } from "../core/crs";
 import { assetNotFound, invalidArgument } from "./errors";
 import {
   elementGeometry,

@@ -3,7 +3,7 @@
  * follow Earth Engine's semantics for band metadata, masks and footprints; pixels come from
  * synthetic Sentinel-2 scenes (landscape.ts) and constants.
  */
-import { crsFromCode } from "../geo/crs";
+import { crsFromCode } from "../core/crs";
 import { allPositions, geometryBox } from "./functions-geometry";
 import {
   bandResolution,

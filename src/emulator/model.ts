@@ -3,32 +3,10 @@
  * collections, metadata) and the pixel side (synthetic scenes, image operations, encoders).
  */
 
-/** GeoJSON-like geometry in WGS84 lon/lat, as Earth Engine's GeometryConstructors build it. */
-export type Geometry =
-  | { type: "Point"; coordinates: [number, number] }
-  | { type: "Polygon"; coordinates: number[][][] }
-  | { type: "MultiPolygon"; coordinates: number[][][][] }
-  | { type: "LineString"; coordinates: number[][] };
+import type { AffineTransform, Geometry, Grid } from "../core/geometry";
+import type { SampleType } from "../core/samples";
 
-/** Earth Engine's affine transform, as in computePixels' grid.affineTransform. */
-export interface AffineTransform {
-  scaleX: number;
-  shearX: number;
-  translateX: number;
-  shearY: number;
-  scaleY: number;
-  translateY: number;
-}
-
-/** An output pixel grid: pixel (col,row) covers x = translateX + col*scaleX (+ shear), etc. */
-export interface Grid {
-  crsCode: string;
-  affine: AffineTransform;
-  width: number;
-  height: number;
-}
-
-import type { SampleType } from "../samples";
+export type { AffineTransform, Geometry, Grid };
 
 /** Earth Engine's pixel types by name; the same set the GeoTIFF writer and NPY codecs use. */
 export type PixelTypeName = SampleType;

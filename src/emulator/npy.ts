@@ -3,7 +3,7 @@
  * (height, width) with one named field per band, e.g. dtype [('B4', '<u2'), ('B3', '<u2')].
  */
 import { endianness } from "node:os";
-import { BYTES_PER_SAMPLE, SAMPLE_ARRAYS } from "../samples";
+import { BYTES_PER_SAMPLE, SAMPLE_ARRAYS } from "../core/samples";
 import type { PixelTypeName, RenderedBand } from "./model";
 
 const DESCR: Record<PixelTypeName, string> = {

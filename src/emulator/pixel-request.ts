@@ -5,7 +5,7 @@
  * requests: with many requests arriving at once, time spent here on the main thread would
  * delay when the later ones are even seen, and that delay is the emulator's, not the model's.
  */
-import { BYTES_PER_SAMPLE } from "../samples";
+import { BYTES_PER_SAMPLE } from "../core/samples";
 import { invalidArgument } from "./errors";
 import { type EeValue, ImageValue } from "./functions-values";
 import * as images from "./image";

@@ -2,7 +2,7 @@
  * Rendering images onto request grids: the per-request lattice of exact positions, the
  * memo that lets bands share work, and rasterization of geometries in pixel space.
  */
-import { type Crs, crsFromCode, crsFromEpsg } from "../geo/crs";
+import { type Crs, crsFromCode, crsFromEpsg } from "../core/crs";
 import type { EmImage } from "./image";
 import { mercatorU, mercatorV, type RenderLattice } from "./landscape";
 import type { Geometry, Grid, PixelTypeName, RenderedBand } from "./model";

@@ -6,7 +6,7 @@
  * Tiles follow Sentinel-2's grid: one 109.8 km square per MGRS 100 km square of a UTM zone
  * (so neighbours overlap by 9.8 km), named with the standard MGRS lettering (AA scheme).
  */
-import { crsFromEpsg } from "../geo/crs";
+import { crsFromEpsg } from "../core/crs";
 import type { Scene } from "./model";
 
 /** Collections the emulator serves, with the processing level that goes into product ids. */

@@ -1,8 +1,8 @@
 import { GeoTiffSpecError } from "./errors";
 
-export type { SampleArray, SampleType } from "../samples";
+export type { SampleArray, SampleType } from "../core/samples";
 
-import type { SampleArray, SampleType } from "../samples";
+import type { SampleArray, SampleType } from "../core/samples";
 
 export interface GeoTiffSpec {
   width: number;

@@ -10,7 +10,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { type FileHandle, link, lstat, open, rename, statfs, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { Coalescer } from "../coalesce";
+import { Coalescer } from "../run/coalesce";
 import {
   GeoTiffAbortedError,
   GeoTiffDirectoryError,

@@ -6,8 +6,8 @@
  */
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { Backend } from "../../src/backend";
 import { encodeNpy } from "../../src/download/npy";
+import type { Backend } from "../../src/ee/backend";
 
 export interface FakeFaults {
   /** Every nth computePixels request fails with this (0 = never). */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { crsFromCode } from "../../src/core/crs";
 import { DownloadParameterError } from "../../src/download/errors";
 import { gridPoint, planGrid } from "../../src/download/grid";
-import { crsFromCode } from "../../src/geo/crs";
 
 function box(lon: number, lat: number, side: number) {
   const h = side / 2;

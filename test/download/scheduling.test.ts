@@ -11,16 +11,16 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import { fromFile } from "geotiff";
-import { bbox } from "../../src/aoi";
-import type { Backend } from "../../src/backend";
 import { downloadImage, RequestLimiter } from "../../src/download";
 import { defaultTileSize } from "../../src/download/download-image";
+import type { Backend } from "../../src/ee/backend";
 import { type Ee, initializeEe, serializeExpression } from "../../src/ee/client";
 import { type RunningEmulator, startEmulator } from "../../src/emulator";
 import { GeoTiffDirectoryError } from "../../src/geotiff/errors";
-import { findImages, type ImageInfo } from "../../src/search";
-import { snippetExpression, snippetImage } from "../../src/snippet";
-import { SNIPPET_BANDS } from "../../src/snippets";
+import { bbox } from "../../src/snippets/aoi";
+import { SNIPPET_BANDS } from "../../src/snippets/batch";
+import { findImages, type ImageInfo } from "../../src/snippets/search";
+import { snippetExpression, snippetImage } from "../../src/snippets/snippet-image";
 
 const aoi = bbox(-82.435, 8.3958, 0.09, "David, Panama");
 

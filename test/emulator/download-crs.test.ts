@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fromArrayBuffer } from "geotiff";
+import { crsFromCode } from "../../src/core/crs";
 import { type RunningEmulator, startEmulator } from "../../src/emulator/index";
-import { crsFromCode } from "../../src/geo/crs";
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client ships no types
 type Any = any;

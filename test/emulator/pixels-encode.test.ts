@@ -7,12 +7,12 @@ import { after, describe, it } from "node:test";
 import { fromArrayBuffer } from "geotiff";
 import * as jpeg from "jpeg-js";
 import { PNG } from "pngjs";
+import { crsFromCode } from "../../src/core/crs";
 import { encodePixels, nodataFor } from "../../src/emulator/encode";
 import { clip, constantImage, sceneImage, select, visualize } from "../../src/emulator/image";
 import type { Geometry, Grid } from "../../src/emulator/model";
 import { npyDescr } from "../../src/emulator/npy";
 import { renderImage } from "../../src/emulator/render";
-import { crsFromCode } from "../../src/geo/crs";
 import { davidScene, northUpGrid } from "./pixels-fixtures";
 
 const hasGdal = spawnSync("gdalinfo", ["--version"]).status === 0;

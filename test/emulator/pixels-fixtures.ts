@@ -1,7 +1,7 @@
 /** Hand-built scenes for the pixel tests (the scene catalogue is another module's job). */
 
+import { crsFromEpsg } from "../../src/core/crs";
 import type { Grid, Scene } from "../../src/emulator/model";
-import { crsFromEpsg } from "../../src/geo/crs";
 
 /** A 109.8 km tile of UTM zone 17N around David, Chiriqui (the tutorial's AOI). */
 export function davidScene(overrides: Partial<Scene> = {}): Scene {

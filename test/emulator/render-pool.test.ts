@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { crsFromCode } from "../../src/core/crs";
 import { EeApiError } from "../../src/emulator/errors";
 import { type RunningEmulator, startEmulator } from "../../src/emulator/index";
 import type { Grid } from "../../src/emulator/model";
@@ -13,7 +14,6 @@ import {
   RenderPoolClosedError,
 } from "../../src/emulator/render-pool";
 import { type PixelJob, renderPixelJob } from "../../src/emulator/render-worker";
-import { crsFromCode } from "../../src/geo/crs";
 
 const SCENE = "COPERNICUS/S2_SR_HARMONIZED/20240103T155907_20240103T160722_T17PLK";
 

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fromArrayBuffer } from "geotiff";
+import { SAMPLE_ARRAYS } from "../../src/core/samples";
 import { encodeGeoTiff } from "../../src/geotiff/encode";
 import { GeoTiffSpecError, GeoTiffTileError } from "../../src/geotiff/errors";
 import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
-import { SAMPLE_ARRAYS } from "../../src/samples";
 import { bytesOf, rng, SAMPLE_TYPES, utmSpec } from "./fixtures";
 
 const dir = mkdtempSync(join(tmpdir(), "geotiff-encode-"));

@@ -1,7 +1,8 @@
 /** What the GeoTIFF encoder and writer tests share: every sample type and a seeded RNG. */
+
+import { BYTES_PER_SAMPLE } from "../../src/core/samples";
 import { seededRandom } from "../../src/emulator/random";
 import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
-import { BYTES_PER_SAMPLE } from "../../src/samples";
 
 /** Every sample type, in a fixed order (some tests derive seeds from the position). */
 export const SAMPLE_TYPES = Object.keys(BYTES_PER_SAMPLE) as SampleType[];

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fromFile } from "geotiff";
+import { SAMPLE_ARRAYS } from "../../src/core/samples";
 import {
   GeoTiffDirectoryError,
   GeoTiffDiskFullError,
@@ -24,7 +25,6 @@ import {
 } from "../../src/geotiff/errors";
 import { type GeoTiffSpec, resolveSpec, type SampleType } from "../../src/geotiff/spec";
 import { GeoTiffWriter, IN_MEMORY_FILE_BYTES } from "../../src/geotiff/writer";
-import { SAMPLE_ARRAYS } from "../../src/samples";
 import { bytesOf, rng, SAMPLE_TYPES, utmSpec as spec } from "./fixtures";
 
 type Samples = InstanceType<(typeof SAMPLE_ARRAYS)[SampleType]>;

@@ -10,13 +10,18 @@ import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type Aoi, AoiError, aoiFromGeoJSON, bbox } from "../../src/aoi";
 import { DownloadParameterError, OutputTooLargeError } from "../../src/download/errors";
 import type { Ee } from "../../src/ee/client";
-import { OutputDirError, OutputPathError } from "../../src/outputs";
-import { findImages, type ImageInfo, SearchError, type SearchOptions } from "../../src/search";
-import { connect } from "../../src/session";
-import { downloadSnippet, downloadSnippets, type SnippetSession } from "../../src/snippets";
+import { connect } from "../../src/ee/session";
+import { type Aoi, AoiError, aoiFromGeoJSON, bbox } from "../../src/snippets/aoi";
+import { downloadSnippet, downloadSnippets, type SnippetSession } from "../../src/snippets/batch";
+import { OutputDirError, OutputPathError } from "../../src/snippets/outputs";
+import {
+  findImages,
+  type ImageInfo,
+  SearchError,
+  type SearchOptions,
+} from "../../src/snippets/search";
 import {
   CENTER,
   eeFor,

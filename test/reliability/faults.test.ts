@@ -8,10 +8,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bbox } from "../../src/aoi";
 import type { Ee } from "../../src/ee/client";
-import type { ImageInfo } from "../../src/search";
-import { downloadSnippets, type SnippetResult } from "../../src/snippets";
+import { bbox } from "../../src/snippets/aoi";
+import { downloadSnippets, type SnippetResult } from "../../src/snippets/batch";
+import type { ImageInfo } from "../../src/snippets/search";
 import {
   assertSameRaster,
   CENTER,

@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
-import type { Aoi } from "../../src/aoi";
-import type { Backend } from "../../src/backend";
-import { RequestLimiter, type RequestLimiterOptions } from "../../src/download/limiter";
+import type { Backend } from "../../src/ee/backend";
 import { type Ee, initializeEe } from "../../src/ee/client";
+import { RequestLimiter, type RequestLimiterOptions } from "../../src/ee/limiter";
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from "../../src/emulator";
-import { findImages, type ImageInfo } from "../../src/search";
-import type { SnippetSession } from "../../src/snippets";
+import type { Aoi } from "../../src/snippets/aoi";
+import type { SnippetSession } from "../../src/snippets/batch";
+import { findImages, type ImageInfo } from "../../src/snippets/search";
 
 export type { EmulatorOptions, RequestLimiterOptions, RunningEmulator };
 export { startEmulator };

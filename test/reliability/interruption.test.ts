@@ -9,17 +9,17 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bbox } from "../../src/aoi";
 import type { Ee } from "../../src/ee/client";
-import { Manifest, type SnippetParams } from "../../src/manifest";
-import type { ImageInfo } from "../../src/search";
+import { bbox } from "../../src/snippets/aoi";
 import {
   downloadSnippet,
   downloadSnippets,
   ExistingFileError,
   type SnippetResult,
   type SnippetSession,
-} from "../../src/snippets";
+} from "../../src/snippets/batch";
+import { Manifest, type SnippetParams } from "../../src/snippets/manifest";
+import type { ImageInfo } from "../../src/snippets/search";
 import {
   assertSameRaster,
   CENTER,

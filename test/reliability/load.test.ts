@@ -9,10 +9,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
-import { bbox } from "../../src/aoi";
-import { closeIdleConnections, openSocketCount } from "../../src/download/transport";
-import { findImages, type ImageInfo } from "../../src/search";
-import { downloadSnippets, type SnippetResult, type SnippetSession } from "../../src/snippets";
+import { closeIdleConnections, openSocketCount } from "../../src/ee/transport";
+import { bbox } from "../../src/snippets/aoi";
+import {
+  downloadSnippets,
+  type SnippetResult,
+  type SnippetSession,
+} from "../../src/snippets/batch";
+import { findImages, type ImageInfo } from "../../src/snippets/search";
 import {
   CENTER,
   eeFor,

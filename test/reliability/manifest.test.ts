@@ -11,7 +11,7 @@ import {
   type ManifestFs,
   type SnippetParams,
   sha256File,
-} from "../../src/manifest";
+} from "../../src/snippets/manifest";
 
 const params: SnippetParams = {
   collection: "COPERNICUS/S2_SR_HARMONIZED",
@@ -198,7 +198,7 @@ describe("Manifest", () => {
     const dir = await freshDir();
     // The child rewrites a large manifest as fast as it can; SIGKILL lands mid-write.
     const script = `
-      const { Manifest } = require(${JSON.stringify(join(__dirname, "../../src/manifest"))});
+      const { Manifest } = require(${JSON.stringify(join(__dirname, "../../src/snippets/manifest"))});
       (async () => {
         const m = await Manifest.open(${JSON.stringify(dir)});
         const params = ${JSON.stringify(params)};

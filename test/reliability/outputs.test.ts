@@ -9,7 +9,7 @@ import {
   OutputDirError,
   OutputPathError,
   snippetPath,
-} from "../../src/outputs";
+} from "../../src/snippets/outputs";
 
 describe("snippetPath", () => {
   const outDir = "/tmp/snippets-out";

@@ -10,13 +10,13 @@ import net from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bbox } from "../../src/aoi";
 import type { Ee } from "../../src/ee/client";
+import { connect } from "../../src/ee/session";
 import { seededRandom } from "../../src/emulator/random";
-import { OutputPathError } from "../../src/outputs";
-import type { ImageInfo } from "../../src/search";
-import { connect } from "../../src/session";
-import { downloadSnippet, downloadSnippets, type SnippetSession } from "../../src/snippets";
+import { bbox } from "../../src/snippets/aoi";
+import { downloadSnippet, downloadSnippets, type SnippetSession } from "../../src/snippets/batch";
+import { OutputPathError } from "../../src/snippets/outputs";
+import type { ImageInfo } from "../../src/snippets/search";
 import { constantImageExpression } from "../emulator/pixels-fixtures";
 import {
   CENTER,

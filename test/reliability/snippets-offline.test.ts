@@ -9,13 +9,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bbox } from "../../src/aoi";
-import type { Backend } from "../../src/backend";
 import { DownloadParameterError, OutputTooLargeError } from "../../src/download/errors";
-import { RequestLimiter } from "../../src/download/limiter";
+import type { Backend } from "../../src/ee/backend";
 import type { Ee } from "../../src/ee/client";
-import { Manifest } from "../../src/manifest";
-import { OutputDirError, OutputPathError } from "../../src/outputs";
+import { RequestLimiter } from "../../src/ee/limiter";
+import { bbox } from "../../src/snippets/aoi";
 import {
   DEFAULT_MAX_SNIPPET_BYTES,
   downloadSnippet,
@@ -24,7 +22,9 @@ import {
   estimateSnippetBytes,
   type SnippetSession,
   snippetParams,
-} from "../../src/snippets";
+} from "../../src/snippets/batch";
+import { Manifest } from "../../src/snippets/manifest";
+import { OutputDirError, OutputPathError } from "../../src/snippets/outputs";
 
 const aoi = bbox(-82.435, 8.3958, 0.09, "David");
 let touched = 0;

@@ -1,0 +1,90 @@
+/**
+ * Plots and rich outputs for the notebooks: Plotly figure builders (plain data, testable in
+ * node) and one-output display in the tslab kernel (Plotly JSON + HTML + text).
+ *
+ *     import { show, wallTimeFigure, timelineFigure } from "./src/display/plot";
+ *     show(wallTimeFigure([sequential, concurrent]));
+ */
+
+import { type GalleryItem, galleryHtml, imageTableHtml, type TableImage } from "./gallery";
+import { showHtml } from "./output";
+import type { TimedRun } from "./timing";
+
+export type { Figure, Layout, PlotConfig, Trace } from "./figure";
+export {
+  type Gallery,
+  type GalleryItem,
+  galleryHtml,
+  geotiffThumbnail,
+  imageTableHtml,
+  type TableImage,
+  type Thumbnail,
+  ThumbnailError,
+} from "./gallery";
+export {
+  displayBundle,
+  type FigureBundle,
+  figureBundle,
+  figureHtml,
+  inKernel,
+  loadPlotly,
+  type MimeBundle,
+  plotlyLoaderBundle,
+  plotlySource,
+  show,
+  showHtml,
+} from "./output";
+export {
+  PlotInputError,
+  peakOverlap,
+  runHistoryFigure,
+  runLabel,
+  type Series,
+  type SpeedupFigureOptions,
+  type SpeedupPoint,
+  seriesFigure,
+  speedup,
+  speedupFigure,
+  type TimedItem,
+  type TimedRun,
+  timelineFigure,
+  wallTimeFigure,
+} from "./timing";
+
+/** Shows the images found as a table (HTML in Jupyter, aligned text elsewhere). */
+export function showImages(images: readonly TableImage[]): void {
+  const table = imageTableHtml(images);
+  showHtml(table.html, table.text);
+}
+
+/** Shows downloaded snippets as a gallery of small thumbnails with date and cloud %. */
+export async function showGallery(
+  items: readonly GalleryItem[],
+  options: { maxSide?: number } = {},
+): Promise<void> {
+  const gallery = await galleryHtml(items, options);
+  showHtml(gallery.html, gallery.text);
+}
+
+// Kept on globalThis: a cell that imports ./src again makes tslab reload the module, and the
+// history must survive that for reruns to be compared.
+const HISTORY_KEY = "__eeSnippetsRunHistory";
+
+/** Every run recorded in this kernel so far, oldest first. */
+export function runHistory(): TimedRun[] {
+  const holder = globalThis as unknown as Record<string, TimedRun[] | undefined>;
+  holder[HISTORY_KEY] ??= [];
+  return holder[HISTORY_KEY] as TimedRun[];
+}
+
+/** Appends runs to the kernel's run history and returns the whole history. */
+export function recordRun(...runs: TimedRun[]): TimedRun[] {
+  const history = runHistory();
+  history.push(...runs);
+  return history;
+}
+
+/** Forgets the recorded runs (e.g. after changing the AOI, when old times no longer compare). */
+export function clearRunHistory(): void {
+  runHistory().length = 0;
+}
