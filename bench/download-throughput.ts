@@ -17,9 +17,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { encodePixelsNpy } from "../src/core/npy";
 import { downloadImage, planGrid, planTiles, RequestLimiter } from "../src/download";
 import { DEFAULT_BYTE_BUDGET } from "../src/download/budget";
-import { encodeNpy } from "../src/download/npy";
 import { type Backend, projectUrl } from "../src/ee/backend";
 import { type CloudExpression, initializeEe, serializeExpression } from "../src/ee/client";
 import { httpPost } from "../src/ee/transport";
@@ -68,7 +68,7 @@ function cannedNpy(width: number, height: number): Uint8Array {
       samples[i++] = (v * 3) & 255;
     }
   }
-  return encodeNpy(samples, { width, height, bands: BANDS, type: "uint8" });
+  return encodePixelsNpy(samples, { width, height, bands: BANDS, type: "uint8" });
 }
 
 async function startCanned(): Promise<{ url: string; stop(): Promise<void> }> {

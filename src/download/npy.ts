@@ -1,156 +1,40 @@
 /**
- * Decoder for NumPy's .npy format, the fileFormat "NPY" of computePixels: a small header
- * (a Python dict literal) followed by the raw array. Earth Engine sends a structured array of
- * shape (height, width) with one field per band, i.e. pixel-interleaved samples, which is
- * also the layout of a chunky GeoTIFF tile, so the common case needs no conversion at all.
+ * NPY replies as pixels: computePixels' structured (height, width) array is pixel-interleaved,
+ * which is also the layout of a chunky GeoTIFF tile, so the common case needs no conversion at
+ * all. The format itself (header, dtypes) is src/core/npy.ts; this adds what a download checks:
+ * the reply's shape and bands against the request, and conversion to the output sample type.
  */
-
-import type { SampleType as PixelTypeName } from "../core/samples";
-import { allocateSamples, type SampleArray } from "../core/samples";
-
-export { allocateSamples, type SampleArray };
-
+import {
+  decodeNpy as decodeCoreNpy,
+  decodeNpyHeader as decodeCoreNpyHeader,
+  dtypeOf,
+  type NpyArray,
+  type NpyDtype,
+  NpyFormatError,
+  type NpyHeader,
+} from "../core/npy";
+import { allocateSamples, type SampleArray, type SampleType } from "../core/samples";
 import { ResponseFormatError } from "./errors";
 
-export interface NpyDtype {
-  /** b (bool), u (unsigned), i (signed), f (float). */
-  kind: "b" | "u" | "i" | "f";
-  bytes: number;
-  littleEndian: boolean;
-}
+export type { NpyArray, NpyDtype, NpyHeader };
 
-export interface NpyField {
-  name: string;
-  dtype: NpyDtype;
-  /** Byte offset of the field inside one record. */
-  offset: number;
-}
-
-export interface NpyArray {
-  shape: number[];
-  fortranOrder: boolean;
-  /** Bytes per element (per record for structured arrays). */
-  itemSize: number;
-  /** Set for a structured dtype (one field per band). */
-  fields?: NpyField[];
-  /** Set for a plain dtype. */
-  dtype?: NpyDtype;
-  /** The array's bytes (a view into the input, not a copy). */
-  data: Uint8Array;
-}
-
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
-
+/** decodeNpy of src/core, failing with ResponseFormatError (a bad reply, retried once). */
 export function decodeNpy(bytes: Uint8Array): NpyArray {
-  const header = decodeNpyHeader(bytes);
-  if (!header) throw new ResponseFormatError("Truncated NPY header.");
-  const { dataStart, dataBytes } = header;
-  if (bytes.length - dataStart < dataBytes) {
-    throw new ResponseFormatError(
-      `The NPY body is truncated: ${bytes.length - dataStart} of ${dataBytes} bytes.`,
-    );
-  }
-  return { ...header.array, data: bytes.subarray(dataStart, dataStart + dataBytes) };
+  return asReplyError(() => decodeCoreNpy(bytes));
 }
 
-export interface NpyHeader {
-  /** The array's description (its `data` is empty: the header has no samples). */
-  array: NpyArray;
-  /** Offset of the first sample byte. */
-  dataStart: number;
-  /** Length of the samples. */
-  dataBytes: number;
-}
-
-/**
- * The header at the start of an NPY stream, or undefined while `bytes` holds too little of it
- * (so a streaming reader can wait for the next chunk).
- */
+/** decodeNpyHeader of src/core, failing with ResponseFormatError. */
 export function decodeNpyHeader(bytes: Uint8Array): NpyHeader | undefined {
-  if (bytes.length < 6) return undefined;
-  if (MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw new ResponseFormatError(
-      "The reply is not an NPY array (bad magic); the server may have sent an error page.",
-    );
-  }
-  if (bytes.length < 10) return undefined;
-  const major = bytes[6];
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let headerLength: number;
-  let headerStart: number;
-  if (major === 1) {
-    headerLength = view.getUint16(8, true);
-    headerStart = 10;
-  } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) return undefined;
-    headerLength = view.getUint32(8, true);
-    headerStart = 12;
-  } else {
-    throw new ResponseFormatError(`Unsupported NPY version ${major}.`);
-  }
-  const dataStart = headerStart + headerLength;
-  if (dataStart > bytes.length) return undefined;
-  const headerText = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
-    bytes.subarray(headerStart, dataStart),
-  );
-  const header = parsePythonLiteral(headerText.trim());
-  if (!isRecord(header)) throw new ResponseFormatError("The NPY header is not a dict.");
-  const { descr, fortran_order: fortranOrder, shape } = header;
-  if (!Array.isArray(shape) || !shape.every((n) => Number.isInteger(n) && (n as number) >= 0)) {
-    throw new ResponseFormatError("The NPY header has no valid shape.");
-  }
-  let itemSize: number;
-  let fields: NpyField[] | undefined;
-  let dtype: NpyDtype | undefined;
-  if (typeof descr === "string") {
-    dtype = parseDtype(descr);
-    itemSize = dtype.bytes;
-  } else if (Array.isArray(descr)) {
-    fields = [];
-    let offset = 0;
-    for (const entry of descr) {
-      if (!Array.isArray(entry) || typeof entry[0] !== "string" || typeof entry[1] !== "string") {
-        throw new ResponseFormatError("Unsupported NPY structured dtype (nested or shaped field).");
-      }
-      const fieldType = parseDtype(entry[1]);
-      fields.push({ name: entry[0], dtype: fieldType, offset });
-      offset += fieldType.bytes;
-    }
-    itemSize = offset;
-  } else {
-    throw new ResponseFormatError("The NPY header has no descr.");
-  }
-  const count = (shape as number[]).reduce((p, n) => p * n, 1);
-  return {
-    array: {
-      shape: shape as number[],
-      fortranOrder: fortranOrder === true,
-      itemSize,
-      fields,
-      dtype,
-      data: new Uint8Array(0),
-    },
-    dataStart,
-    dataBytes: count * itemSize,
-  };
+  return asReplyError(() => decodeCoreNpyHeader(bytes));
 }
 
-function parseDtype(descr: string): NpyDtype {
-  const m = /^([<>|=]?)([buif])(\d+)$/.exec(descr);
-  if (!m) throw new ResponseFormatError(`Unsupported NPY dtype "${descr}".`);
-  const bytes = Number(m[3]);
-  const kind = m[2] as NpyDtype["kind"];
-  const valid = kind === "f" ? bytes === 4 || bytes === 8 : [1, 2, 4, 8].includes(bytes);
-  if (!valid) throw new ResponseFormatError(`Unsupported NPY dtype "${descr}".`);
-  // "=" is native order; every platform Node runs on that matters here is little-endian.
-  return { kind, bytes, littleEndian: m[1] !== ">" };
-}
-
-/** The NumPy kind/size of a GeoTIFF sample type. */
-export function dtypeOf(type: PixelTypeName): NpyDtype {
-  const bytes = Number(/\d+/.exec(type)?.[0]) / 8;
-  const kind = type.startsWith("float") ? "f" : type.startsWith("u") ? "u" : "i";
-  return { kind, bytes, littleEndian: true };
+function asReplyError<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof NpyFormatError) throw new ResponseFormatError(error.message);
+    throw error;
+  }
 }
 
 /**
@@ -160,7 +44,7 @@ export function dtypeOf(type: PixelTypeName): NpyDtype {
 export function isChunkyNpy(
   npy: NpyArray,
   expect: { width: number; height: number; bands: string[] },
-  type: PixelTypeName,
+  type: SampleType,
 ): boolean {
   const { sources, stride } = layout(npy, expect);
   return isChunky(stride, sources, type, expect.bands.length);
@@ -169,7 +53,7 @@ export function isChunkyNpy(
 function isChunky(
   stride: number,
   sources: { dtype: NpyDtype; offset: number }[],
-  type: PixelTypeName,
+  type: SampleType,
   bandCount: number,
 ): boolean {
   const target = dtypeOf(type);
@@ -235,7 +119,7 @@ function layout(
 export function npyToPixels(
   npy: NpyArray,
   expect: { width: number; height: number; bands: string[] },
-  type: PixelTypeName,
+  type: SampleType,
 ): SampleArray {
   const { width, height, bands } = expect;
   const target = dtypeOf(type);
@@ -291,98 +175,4 @@ function reader(view: DataView, d: NpyDtype): (offset: number) => number {
     default:
       return (o) => view.getFloat64(o, le);
   }
-}
-
-/** Encodes a pixel-interleaved array as a structured NPY (used by tests and fake servers). */
-export function encodeNpy(
-  samples: SampleArray,
-  o: { width: number; height: number; bands: string[]; type: PixelTypeName },
-): Uint8Array {
-  const d = dtypeOf(o.type);
-  const code = `${d.bytes === 1 ? "|" : "<"}${d.kind}${d.bytes}`;
-  const descr = `[${o.bands.map((b) => `('${b}', '${code}')`).join(", ")}]`;
-  let header = `{'descr': ${descr}, 'fortran_order': False, 'shape': (${o.height}, ${o.width}), }`;
-  // Data starts on a 64-byte boundary, as NumPy writes it; the header ends with "\n".
-  const total = Math.ceil((12 + header.length + 1) / 64) * 64;
-  header = `${header}${" ".repeat(total - 12 - header.length - 1)}\n`;
-  const out = new Uint8Array(total + samples.byteLength);
-  out.set(MAGIC, 0);
-  out[6] = 2;
-  out[7] = 0;
-  new DataView(out.buffer).setUint32(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 12);
-  out.set(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength), total);
-  return out;
-}
-
-type PyValue = string | number | boolean | null | PyValue[] | { [k: string]: PyValue };
-
-function isRecord(v: unknown): v is Record<string, PyValue> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** Parses the subset of Python literals NumPy writes in headers: dict, tuple, list, str, int, bool. */
-function parsePythonLiteral(text: string): PyValue {
-  let i = 0;
-  const fail = (what: string): never => {
-    throw new ResponseFormatError(`Cannot parse the NPY header (${what} at ${i}).`);
-  };
-  const ws = () => {
-    while (i < text.length && /\s/.test(text[i])) i++;
-  };
-  const value = (): PyValue => {
-    ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      const obj: Record<string, PyValue> = {};
-      for (;;) {
-        ws();
-        if (text[i] === "}") {
-          i++;
-          return obj;
-        }
-        const key = value();
-        if (typeof key !== "string") fail("non-string key");
-        ws();
-        if (text[i] !== ":") fail("expected ':'");
-        i++;
-        obj[key as string] = value();
-        ws();
-        if (text[i] === ",") i++;
-      }
-    }
-    if (c === "(" || c === "[") {
-      const close = c === "(" ? ")" : "]";
-      i++;
-      const items: PyValue[] = [];
-      for (;;) {
-        ws();
-        if (text[i] === close) {
-          i++;
-          return items;
-        }
-        items.push(value());
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] !== close) fail(`expected ',' or '${close}'`);
-      }
-    }
-    if (c === "'" || c === '"') {
-      const end = text.indexOf(c, i + 1);
-      if (end < 0) fail("unterminated string");
-      const s = text.slice(i + 1, end);
-      i = end + 1;
-      return s;
-    }
-    const m = /^(True|False|None|-?\d+L?)/.exec(text.slice(i, i + 32));
-    if (!m) return fail("unexpected token");
-    i += m[0].length;
-    if (m[0] === "True") return true;
-    if (m[0] === "False") return false;
-    if (m[0] === "None") return null;
-    return Number.parseInt(m[0], 10);
-  };
-  const result = value();
-  return result;
 }

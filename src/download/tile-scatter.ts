@@ -9,7 +9,7 @@
  * converted as a whole (see fallback).
  */
 
-import type { SampleType as PixelTypeName } from "../core/samples";
+import { BYTES_PER_SAMPLE, type SampleType } from "../core/samples";
 import type { BodySink } from "../ee/transport";
 import type { GeoTiffWriter } from "../geotiff/writer";
 import { RequestError, ResponseFormatError } from "./errors";
@@ -20,8 +20,7 @@ export interface ScatterOptions {
   window: RequestTile;
   tileSize: number;
   bands: string[];
-  sampleType: PixelTypeName;
-  bytesPerSample: number;
+  sampleType: SampleType;
   /** A promise: the reply may start arriving while the file is still being opened. */
   writer: Promise<GeoTiffWriter>;
   /** Called when bytes of the window (its uncompressed pixels) are on disk. */
@@ -58,7 +57,7 @@ export class TileScatter {
 
   constructor(options: ScatterOptions) {
     this.o = options;
-    this.pixelBytes = options.bands.length * options.bytesPerSample;
+    this.pixelBytes = options.bands.length * BYTES_PER_SAMPLE[options.sampleType];
     this.rowBytes = options.window.width * this.pixelBytes;
     this.tilesAcross = Math.ceil(options.window.width / options.tileSize);
     this.tileRowBytes = options.tileSize * this.pixelBytes;

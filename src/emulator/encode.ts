@@ -4,11 +4,11 @@
 import * as jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { crsFromCode } from "../core/crs";
+import { encodeNpy } from "../core/npy";
 import { allocateSamples } from "../core/samples";
 import { encodeGeoTiff } from "../geotiff/encode";
 import type { SampleType } from "../geotiff/spec";
 import type { Grid, PixelTypeName, RenderedBand } from "./model";
-import { encodeNpy } from "./npy";
 import { integerRange } from "./render";
 
 export type PixelFormat = "GEO_TIFF" | "NPY" | "PNG" | "JPEG";

@@ -11,11 +11,13 @@
  * caller, because two instances writing one file would each drop the other's records.
  * Several processes sharing one output directory are not coordinated: give each its own.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import { sha256File } from "../download/checksum";
 import { Coalescer } from "../run/coalesce";
+
+export { sha256File };
 
 export type SnippetStatus = "done" | "failed" | "skipped" | "pending";
 
@@ -366,17 +368,6 @@ export class Manifest {
     this.data = data;
     this.stamp = stamp;
   }
-}
-
-/** Hex SHA-256 of a file, streamed (snippets can be gigabytes). */
-export function sha256File(path: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const hash = createHash("sha256");
-    const stream = createReadStream(path);
-    stream.on("error", reject);
-    stream.on("data", (chunk) => hash.update(chunk));
-    stream.on("end", () => resolvePromise(hash.digest("hex")));
-  });
 }
 
 async function readDocument(

@@ -6,7 +6,7 @@
  */
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { encodeNpy } from "../../src/download/npy";
+import { encodePixelsNpy } from "../../src/core/npy";
 import type { Backend } from "../../src/ee/backend";
 
 export interface FakeFaults {
@@ -140,7 +140,7 @@ export async function startFakeEe(
           for (let b = 0; b < bands.length; b++) samples[i++] = pixelValue(gx0 + x, gy0 + y, b);
         }
       }
-      const npy = encodeNpy(samples, { width, height, bands, type: "uint8" });
+      const npy = encodePixelsNpy(samples, { width, height, bands, type: "uint8" });
       res.writeHead(200, {
         "content-type": "application/octet-stream",
         "content-length": npy.length,

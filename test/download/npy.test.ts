@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { encodePixelsNpy } from "../../src/core/npy";
 import { ResponseFormatError } from "../../src/download/errors";
-import { decodeNpy, encodeNpy, npyToPixels } from "../../src/download/npy";
+import { decodeNpy, npyToPixels } from "../../src/download/npy";
 
 function npyBytes(header: string, data: Uint8Array, version = 1): Uint8Array {
   const prefix = version === 1 ? 10 : 12;
@@ -69,13 +70,18 @@ describe("NPY decoding", () => {
 
   it("round-trips its own encoder", () => {
     const samples = Int16Array.from([1, -2, 3, -4, 5, -6]);
-    const bytes = encodeNpy(samples, { width: 3, height: 1, bands: ["p", "q"], type: "int16" });
+    const bytes = encodePixelsNpy(samples, {
+      width: 3,
+      height: 1,
+      bands: ["p", "q"],
+      type: "int16",
+    });
     const px = npyToPixels(decodeNpy(bytes), { width: 3, height: 1, bands: ["p", "q"] }, "int16");
     assert.deepEqual([...px], [...samples]);
   });
 
   it("rejects what was not asked for: shape, bands, truncation, garbage", () => {
-    const bytes = encodeNpy(new Uint8Array(6), {
+    const bytes = encodePixelsNpy(new Uint8Array(6), {
       width: 3,
       height: 2,
       bands: ["r"],

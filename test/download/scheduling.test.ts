@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import { fromFile } from "geotiff";
 import { downloadImage, RequestLimiter } from "../../src/download";
-import { defaultTileSize } from "../../src/download/download-image";
+import { defaultTileSize } from "../../src/download/plan";
 import type { Backend } from "../../src/ee/backend";
 import { type Ee, initializeEe, serializeExpression } from "../../src/ee/client";
 import { type RunningEmulator, startEmulator } from "../../src/emulator";

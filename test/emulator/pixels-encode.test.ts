@@ -8,10 +8,10 @@ import { fromArrayBuffer } from "geotiff";
 import * as jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { crsFromCode } from "../../src/core/crs";
+import { npyDescr } from "../../src/core/npy";
 import { encodePixels, nodataFor } from "../../src/emulator/encode";
 import { clip, constantImage, sceneImage, select, visualize } from "../../src/emulator/image";
 import type { Geometry, Grid } from "../../src/emulator/model";
-import { npyDescr } from "../../src/emulator/npy";
 import { renderImage } from "../../src/emulator/render";
 import { davidScene, northUpGrid } from "./pixels-fixtures";
 
