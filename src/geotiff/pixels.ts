@@ -3,8 +3,9 @@
  * for disk (zeroed padding, horizontal predictor, deflate).
  */
 import { deflate, deflateSync } from "node:zlib";
+import { SAMPLE_ARRAYS } from "../core/samples";
 import { GeoTiffTileError } from "./errors";
-import { type ResolvedSpec, SAMPLE_TYPES, type SampleArray } from "./spec";
+import type { ResolvedSpec, SampleArray } from "./spec";
 
 /**
  * The raw bytes of `data`, which must hold exactly one of `sampleCounts` samples. Typed arrays
@@ -20,7 +21,7 @@ export function sampleBytes(
   if (!ArrayBuffer.isView(data)) {
     throw new GeoTiffTileError(`${what}: expected a typed array, got ${describe(data)}.`);
   }
-  const expected = SAMPLE_TYPES[spec.sampleType].array;
+  const expected = SAMPLE_ARRAYS[spec.sampleType];
   const raw = data instanceof Uint8Array || data instanceof DataView;
   if (!raw && data.constructor !== expected) {
     throw new GeoTiffTileError(
@@ -116,11 +117,12 @@ export function applyPredictor(
   let a: SampleArray = tile;
   if (spec.bytesPerSample > 1) {
     if (tile.byteOffset % spec.bytesPerSample !== 0) throw new Error("unaligned tile buffer");
-    a = new SAMPLE_TYPES[spec.sampleType].array(
-      tile.buffer,
-      tile.byteOffset,
-      tile.byteLength / spec.bytesPerSample,
-    );
+    const View = SAMPLE_ARRAYS[spec.sampleType] as new (
+      buffer: ArrayBufferLike,
+      byteOffset: number,
+      length: number,
+    ) => SampleArray;
+    a = new View(tile.buffer, tile.byteOffset, tile.byteLength / spec.bytesPerSample);
   }
   const stride = spec.bands;
   const rowSamples = rowPixels * stride;

@@ -2,7 +2,7 @@ import { GeoTiffSpecError } from "./errors";
 
 export type { SampleArray, SampleType } from "../core/samples";
 
-import type { SampleArray, SampleType } from "../core/samples";
+import { BYTES_PER_SAMPLE, INTEGER_RANGES, type SampleType } from "../core/samples";
 
 export interface GeoTiffSpec {
   width: number;
@@ -62,24 +62,12 @@ export interface ResolvedSpec {
   maxFileBytes: number;
 }
 
-interface SampleInfo {
-  bytes: number;
-  format: 1 | 2 | 3;
-  min: number;
-  max: number;
-  array: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): SampleArray };
+/** TIFF's SampleFormat tag for a sample type: 1 unsigned integer, 2 signed integer, 3 IEEE float. */
+export function sampleFormat(type: SampleType): 1 | 2 | 3 {
+  const range = INTEGER_RANGES[type];
+  if (range === null) return 3;
+  return range[0] < 0 ? 2 : 1;
 }
-
-export const SAMPLE_TYPES: Record<SampleType, SampleInfo> = {
-  uint8: { bytes: 1, format: 1, min: 0, max: 255, array: Uint8Array },
-  int8: { bytes: 1, format: 2, min: -128, max: 127, array: Int8Array },
-  uint16: { bytes: 2, format: 1, min: 0, max: 65535, array: Uint16Array },
-  int16: { bytes: 2, format: 2, min: -32768, max: 32767, array: Int16Array },
-  uint32: { bytes: 4, format: 1, min: 0, max: 4294967295, array: Uint32Array },
-  int32: { bytes: 4, format: 2, min: -2147483648, max: 2147483647, array: Int32Array },
-  float32: { bytes: 4, format: 3, min: -Infinity, max: Infinity, array: Float32Array },
-  float64: { bytes: 8, format: 3, min: -Infinity, max: Infinity, array: Float64Array },
-};
 
 const DEFAULT_TILE_SIZE = 512;
 const DEFAULT_DEFLATE_LEVEL = 6;
@@ -105,14 +93,16 @@ export function resolveSpec(
       fail(`GeoTiffSpec.${name} must be an integer from 1 to ${max}, got ${String(value)}.`);
     }
   }
-  if (!Object.hasOwn(SAMPLE_TYPES, spec.sampleType)) {
+  if (!Object.hasOwn(BYTES_PER_SAMPLE, spec.sampleType)) {
     fail(
-      `GeoTiffSpec.sampleType must be one of ${Object.keys(SAMPLE_TYPES).join(", ")}, got ${String(
+      `GeoTiffSpec.sampleType must be one of ${Object.keys(BYTES_PER_SAMPLE).join(", ")}, got ${String(
         spec.sampleType,
       )}.`,
     );
   }
-  const info = SAMPLE_TYPES[spec.sampleType];
+  const bytesPerSample = BYTES_PER_SAMPLE[spec.sampleType];
+  const format = sampleFormat(spec.sampleType);
+  const range = INTEGER_RANGES[spec.sampleType];
   if (!isSupportedEpsg(spec.epsg)) {
     fail(
       `GeoTiffSpec.epsg must be 4326 or a WGS84 UTM zone (32601-32660 north, 32701-32760 south), got ${String(
@@ -132,12 +122,9 @@ export function resolveSpec(
   const nodata = spec.nodata;
   if (nodata !== undefined) {
     if (typeof nodata !== "number") fail("GeoTiffSpec.nodata must be a number.");
-    if (
-      info.format !== 3 &&
-      (!Number.isInteger(nodata) || nodata < info.min || nodata > info.max)
-    ) {
+    if (range !== null && (!Number.isInteger(nodata) || nodata < range[0] || nodata > range[1])) {
       fail(
-        `GeoTiffSpec.nodata ${nodata} cannot be stored as ${spec.sampleType}: use an integer from ${info.min} to ${info.max}.`,
+        `GeoTiffSpec.nodata ${nodata} cannot be stored as ${spec.sampleType}: use an integer from ${range[0]} to ${range[1]}.`,
       );
     }
   }
@@ -164,7 +151,7 @@ export function resolveSpec(
   if (!Number.isInteger(deflateLevel) || deflateLevel < 1 || deflateLevel > 9) {
     fail(`GeoTiffSpec.deflateLevel must be an integer from 1 to 9, got ${String(deflateLevel)}.`);
   }
-  const integer = info.format !== 3;
+  const integer = range !== null;
   if (spec.predictor === true && !integer) {
     fail("GeoTiffSpec.predictor works on integer sample types only; leave it unset for floats.");
   }
@@ -177,7 +164,7 @@ export function resolveSpec(
   const tilesAcross = Math.ceil(width / tileSize);
   const tilesDown = Math.ceil(height / tileSize);
   const tileCount = tilesAcross * tilesDown;
-  const tileBytes = tileSize * tileSize * bands * info.bytes;
+  const tileBytes = tileSize * tileSize * bands * bytesPerSample;
   const maxTileBytes = compression === "deflate" ? deflateBound(tileBytes) : tileBytes;
   // Header, two 8-byte offsets per tile, and generous room for the other tags' values.
   const maxFileBytes = tileCount * (maxTileBytes + 16) + 16 + 65536 + bands * 512;
@@ -188,8 +175,8 @@ export function resolveSpec(
     height,
     bands,
     sampleType: spec.sampleType,
-    bytesPerSample: info.bytes,
-    sampleFormat: info.format,
+    bytesPerSample,
+    sampleFormat: format,
     epsg: spec.epsg,
     transform: [t[0], t[1], t[2], t[3], t[4], t[5]],
     nodata,

@@ -7,13 +7,12 @@
  *
  * File layout: header | tiles in arrival order | IFD and its values.
  */
-import { createHash, randomUUID } from "node:crypto";
-import { type FileHandle, link, lstat, open, rename, statfs, unlink } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
-import { Coalescer } from "../run/coalesce";
+import { createHash } from "node:crypto";
+import { type FileHandle, statfs, unlink } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { createTemporaryFile, publish } from "./destination";
 import {
   GeoTiffAbortedError,
-  GeoTiffDirectoryError,
   GeoTiffDiskFullError,
   GeoTiffError,
   GeoTiffExistsError,
@@ -22,23 +21,16 @@ import {
   GeoTiffTooLargeError,
 } from "./errors";
 import { encodeHeader, encodeIfd, encodeIfdOffset, headerBytes } from "./ifd";
-import { compressAsync, copyRect, prepareTile, sampleBytes, tileExtent } from "./pixels";
+import { compressAsync, prepareTile, sampleBytes, tileExtent } from "./pixels";
 import { CLASSIC_TIFF_MAX_BYTES, type GeoTiffSpec, type ResolvedSpec, resolveSpec } from "./spec";
 import { imageEntries } from "./tags";
+import { WindowTiles } from "./windows";
 
 export interface GeoTiffWriterOptions {
   /** Replace an existing file at the path (atomically, at finish). Default false. */
   overwrite?: boolean;
   /** Aborting deletes the temporary file and fails pending and later calls. */
   signal?: AbortSignal;
-}
-
-/** A tile writeWindow has filled in part: its pixels so far and which ones are set. */
-interface PartialTile {
-  data: Uint8Array;
-  /** One byte per valid pixel (w x h), 1 once written. */
-  covered: Uint8Array;
-  remaining: number;
 }
 
 type State = "open" | "finishing" | "finished" | "aborted";
@@ -78,7 +70,8 @@ export class GeoTiffWriter {
   private readonly byteCounts: Float64Array;
   /** 1 once a tile has been handed to the compressor: a second write is a caller bug. */
   private readonly claimed: Uint8Array;
-  private readonly partial = new Map<number, PartialTile>();
+  /** Tiles writeWindow has filled in part. */
+  private readonly partial: WindowTiles;
   private readonly inFlight = new Set<Promise<void>>();
   private fileEnd: number;
   private tilesStored = 0;
@@ -112,6 +105,7 @@ export class GeoTiffWriter {
     this.offsets = new Float64Array(spec.tileCount);
     this.byteCounts = new Float64Array(spec.tileCount);
     this.claimed = new Uint8Array(spec.tileCount);
+    this.partial = new WindowTiles(spec);
     this.fileEnd = headerBytes(spec.bigTiff);
     this.signal = options.signal;
     this.onAbort = () => {
@@ -131,46 +125,11 @@ export class GeoTiffWriter {
   ): Promise<GeoTiffWriter> {
     const resolved = resolveSpec(spec, "deflate");
     const target = resolve(path);
-    const directory = dirname(target);
     if (options.signal?.aborted) throw new GeoTiffAbortedError(target, options.signal.reason);
-    // Hidden, same directory, random suffix: concurrent writers never collide and a crash
-    // leaves an obviously partial file, never one under the final name.
-    const tempPath = join(directory, `.${basename(target)}.partial-${randomUUID().slice(0, 13)}`);
-    // Two file operations, side by side: many downloads open files at once, and each
-    // operation waits its turn in libuv's small thread pool. Creating the temporary file is
-    // also the directory check: its error says whether the directory is missing, not a
-    // directory, or not writable.
-    const [created, targetCheck] = await Promise.allSettled([open(tempPath, "wx"), lstat(target)]);
-    if (created.status === "rejected") {
-      throw directoryError(directory, target, created.reason, resolved.maxFileBytes);
-    }
-    const handle = created.value;
-    const discard = async () => {
-      await handle.close().catch(() => undefined);
-      await unlink(tempPath).catch(() => undefined);
-    };
-    let existing: Awaited<ReturnType<typeof lstat>> | undefined;
-    if (targetCheck.status === "fulfilled") existing = targetCheck.value;
-    else if ((targetCheck.reason as NodeJS.ErrnoException).code !== "ENOENT") {
-      await discard();
-      const code = (targetCheck.reason as NodeJS.ErrnoException).code;
-      throw new GeoTiffDirectoryError(
-        directory,
-        `cannot check ${target} (${code})`,
-        targetCheck.reason,
-      );
-    }
-    if (existing?.isDirectory()) {
-      await discard();
-      throw new GeoTiffDirectoryError(
-        directory,
-        `${target} is a directory; give a file name ending in .tif`,
-      );
-    }
-    if (existing && options.overwrite !== true) {
-      await discard();
-      throw new GeoTiffExistsError(target);
-    }
+    const { tempPath, handle } = await createTemporaryFile(target, {
+      overwrite: options.overwrite === true,
+      bytesNeeded: resolved.maxFileBytes,
+    });
     const writer = new GeoTiffWriter(target, tempPath, handle, resolved, options);
     // The first-IFD offset is a placeholder until finish() knows where the IFD goes.
     await writer.append(encodeHeader(resolved.bigTiff, 0), 0);
@@ -255,78 +214,10 @@ export class GeoTiffWriter {
         [width * height * s.bands],
         `Window (${x0},${y0} ${width}x${height})`,
       );
-      const pixelBytes = s.bands * s.bytesPerSample;
-      const ts = s.tileSize;
-      const c0 = Math.floor(x0 / ts);
-      const c1 = Math.floor((x0 + width - 1) / ts);
-      const r0 = Math.floor(y0 / ts);
-      const r1 = Math.floor((y0 + height - 1) / ts);
-      for (let row = r0; row <= r1; row++) {
-        for (let col = c0; col <= c1; col++) {
-          if (this.claimed[row * s.tilesAcross + col]) {
-            throw new GeoTiffTileError(
-              `Window (${x0},${y0} ${width}x${height}) overlaps tile (${col},${row}), which was already written.`,
-            );
-          }
-        }
-      }
       const writes: Promise<void>[] = [];
-      for (let row = r0; row <= r1; row++) {
-        for (let col = c0; col <= c1; col++) {
-          const index = row * s.tilesAcross + col;
-          const { w, h } = tileExtent(s, col, row);
-          const tx = col * ts;
-          const ty = row * ts;
-          // The window's part of this tile, in tile coordinates.
-          const ix0 = Math.max(x0, tx) - tx;
-          const iy0 = Math.max(y0, ty) - ty;
-          const ix1 = Math.min(x0 + width, tx + w) - tx;
-          const iy1 = Math.min(y0 + height, ty + h) - ty;
-          const copy = (target: Uint8Array) =>
-            copyRect(
-              bytes,
-              width,
-              tx + ix0 - x0,
-              ty + iy0 - y0,
-              target,
-              ts,
-              ix0,
-              iy0,
-              ix1 - ix0,
-              iy1 - iy0,
-              pixelBytes,
-            );
-          let part = this.partial.get(index);
-          if (!part && ix0 === 0 && iy0 === 0 && ix1 === w && iy1 === h) {
-            const tile = new Uint8Array(s.tileBytes);
-            copy(tile);
-            writes.push(this.submit(index, tile, true));
-            continue;
-          }
-          if (!part) {
-            part = {
-              data: new Uint8Array(s.tileBytes),
-              covered: new Uint8Array(w * h),
-              remaining: w * h,
-            };
-            this.partial.set(index, part);
-          }
-          copy(part.data);
-          for (let y = iy0; y < iy1; y++) {
-            const covered = part.covered;
-            for (let i = y * w + ix0, end = y * w + ix1; i < end; i++) {
-              if (covered[i] === 0) {
-                covered[i] = 1;
-                part.remaining--;
-              }
-            }
-          }
-          if (part.remaining === 0) {
-            this.partial.delete(index);
-            writes.push(this.submit(index, part.data, true));
-          }
-        }
-      }
+      this.partial.add(x0, y0, width, height, bytes, this.claimed, (index, tile) =>
+        writes.push(this.submit(index, tile, true)),
+      );
       return Promise.all(writes).then(() => undefined);
     } catch (error) {
       return Promise.reject(error);
@@ -414,43 +305,10 @@ export class GeoTiffWriter {
     } catch (error) {
       throw await this.ioFailure(error);
     }
-    await this.publish();
+    await publish(this.tempPath, this.path, this.overwrite);
     this.state = "finished";
     this.signal?.removeEventListener("abort", this.onAbort);
     return { path: this.path, bytes, sha256 };
-  }
-
-  /** Moves the finished temp file to the final path, atomically and without clobbering. */
-  private async publish(): Promise<void> {
-    if (this.overwrite) {
-      await rename(this.tempPath, this.path);
-    } else {
-      // link() fails with EEXIST if the name appeared meanwhile, where rename() would replace it.
-      try {
-        await link(this.tempPath, this.path);
-        await unlink(this.tempPath);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === "EEXIST") {
-          // Keep the finished file: abort() deletes it, or the caller moves it by hand.
-          throw new GeoTiffExistsError(
-            this.path,
-            `Another process created it while this one was written; the finished file is at ${this.tempPath}.`,
-          );
-        }
-        // Filesystems without hard links (some network and FUSE mounts): check, then rename.
-        if (
-          await lstat(this.path).then(
-            () => true,
-            () => false,
-          )
-        )
-          throw new GeoTiffExistsError(this.path);
-        await rename(this.tempPath, this.path);
-      }
-    }
-    // Persist the directory entry too, so a crash right after finish() keeps the file.
-    await syncDirectory(dirname(this.path));
   }
 
   private checkOpen(): void {
@@ -616,65 +474,6 @@ export class GeoTiffWriter {
       await unlink(this.tempPath).catch(() => undefined);
     })();
     return this.cleanup;
-  }
-}
-
-/**
- * One fsync per directory for every file renamed into it meanwhile: a batch of snippets
- * finishing together shares a few syncs of their directory instead of one each.
- */
-const directorySyncs = new Map<string, Coalescer>();
-
-async function syncDirectory(directory: string): Promise<void> {
-  let syncer = directorySyncs.get(directory);
-  if (!syncer) {
-    syncer = new Coalescer(async () => {
-      try {
-        const handle = await open(directory, "r");
-        await handle.sync().finally(() => handle.close());
-      } catch {
-        // Best effort: some platforms cannot fsync a directory; the data itself is synced.
-      }
-    });
-    directorySyncs.set(directory, syncer);
-  }
-  try {
-    await syncer.request();
-  } finally {
-    if (!syncer.busy) directorySyncs.delete(directory);
-  }
-}
-
-/** Why the temporary file could not be created, as the thing to fix in `directory`. */
-function directoryError(
-  directory: string,
-  target: string,
-  error: unknown,
-  bytesNeeded: number,
-): GeoTiffError {
-  const code = (error as NodeJS.ErrnoException).code;
-  switch (code) {
-    case "ENOENT":
-      return new GeoTiffDirectoryError(
-        directory,
-        "it does not exist; create it first (mkdir -p)",
-        error,
-      );
-    case "ENOTDIR":
-      return new GeoTiffDirectoryError(directory, "it is not a directory", error);
-    case "EACCES":
-    case "EPERM":
-    case "EROFS":
-      return new GeoTiffDirectoryError(
-        directory,
-        "it is not writable; fix its permissions or choose another directory",
-        error,
-      );
-    case "ENOSPC":
-    case "EDQUOT":
-      return new GeoTiffDiskFullError(target, { bytesWritten: 0, bytesNeeded, cause: error });
-    default:
-      return new GeoTiffDirectoryError(directory, `cannot create a file there (${code})`, error);
   }
 }
 
