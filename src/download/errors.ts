@@ -1,15 +1,19 @@
 /**
  * Typed download failures. Each says what went wrong and what to do about it; none carries
- * a token or a request body, so they are safe to print in notebooks and logs.
+ * a token or a request body, so they are safe to print in notebooks and logs. The base class
+ * and the request failures are src/ee/errors.ts's, re-exported here: a download's caller
+ * catches them all from one place.
  */
+import { DownloadError } from "../ee/errors";
 
-/** Base class: every error downloadImage throws on purpose is a DownloadError. */
-export class DownloadError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "DownloadError";
-  }
-}
+export {
+  AuthorizationError,
+  DownloadAbortedError,
+  DownloadError,
+  isAbortError,
+  RequestError,
+  throwIfAborted,
+} from "../ee/errors";
 
 /** The parameters cannot give a download (bad scale, empty region, ...): fix them and rerun. */
 export class DownloadParameterError extends DownloadError {
@@ -45,46 +49,6 @@ export class OutputExistsError extends DownloadError {
   }
 }
 
-/**
- * A request failed. `retryable` decides whether the retry loop tries again; `split` means the
- * server refused the window's size (retrying it unchanged is useless, its halves may pass).
- */
-export class RequestError extends DownloadError {
-  readonly status: number | undefined;
-  readonly retryable: boolean;
-  readonly split: boolean;
-  /** Seconds the server asked us to wait (Retry-After), when it said. */
-  readonly retryAfterSeconds: number | undefined;
-  constructor(
-    message: string,
-    o: {
-      status?: number;
-      retryable: boolean;
-      split?: boolean;
-      retryAfterSeconds?: number;
-      cause?: unknown;
-    },
-  ) {
-    super(message, { cause: o.cause });
-    this.name = "RequestError";
-    this.status = o.status;
-    this.retryable = o.retryable;
-    this.split = o.split ?? false;
-    this.retryAfterSeconds = o.retryAfterSeconds;
-  }
-}
-
-/** 401/403: the backend refused the credentials. Never retried. */
-export class AuthorizationError extends RequestError {
-  constructor(status: number, serverMessage: string) {
-    super(
-      `Earth Engine refused the token (HTTP ${status}: ${serverMessage}). Check EE_PROJECT and the credentials in .env (service-account key, ADC, or EE_ACCESS_TOKEN), that the project is registered for Earth Engine, and that the account has the Earth Engine Resource Viewer role; then reconnect.`,
-      { status, retryable: false },
-    );
-    this.name = "AuthorizationError";
-  }
-}
-
 /** The reply's bytes did not decode as the NPY array we asked for. */
 export class ResponseFormatError extends DownloadError {
   constructor(message: string) {
@@ -104,22 +68,6 @@ export class BandsHintError extends ResponseFormatError {
     );
     this.name = "BandsHintError";
   }
-}
-
-/** Thrown when an AbortSignal fires; keeps the signal's reason as cause. */
-export class DownloadAbortedError extends DownloadError {
-  constructor(reason?: unknown) {
-    super("The download was aborted.", { cause: reason });
-    this.name = "AbortError";
-  }
-}
-
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new DownloadAbortedError(signal.reason);
-}
-
-export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && error.name === "AbortError";
 }
 
 export function formatBytes(bytes: number): string {

@@ -18,7 +18,7 @@
  * probes upwards slowly, so a steady run costs one refused request every few rounds, not one
  * per round.
  */
-import { DownloadAbortedError, throwIfAborted } from "../download/errors";
+import { DownloadAbortedError, throwIfAborted } from "./errors";
 
 export interface LimiterClock {
   now(): number;

@@ -5,7 +5,7 @@
  * concurrent requests instead of sending them back in lockstep. Size refusals are not
  * retried here: the caller splits the window instead.
  */
-import { isAbortError, RequestError } from "../download/errors";
+import { isAbortError, RequestError } from "./errors";
 import { systemClock } from "./limiter";
 
 export interface RetryPolicy {

@@ -6,13 +6,8 @@
  */
 import http from "node:http";
 import https from "node:https";
-import {
-  AuthorizationError,
-  DownloadAbortedError,
-  RequestError,
-  throwIfAborted,
-} from "../download/errors";
 import type { Backend } from "./backend";
+import { AuthorizationError, DownloadAbortedError, RequestError, throwIfAborted } from "./errors";
 import { isRetryableStatus, parseRetryAfter } from "./retry";
 
 export interface HttpResponse {

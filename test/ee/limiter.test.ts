@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setImmediate as tick } from "node:timers/promises";
-import { RequestError } from "../../src/download/errors";
+import { RequestError } from "../../src/ee/errors";
 import { type LimiterClock, RequestLimiter } from "../../src/ee/limiter";
 
 /** Virtual time: sleeps resolve only when the test advances the clock. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AuthorizationError, DownloadAbortedError, RequestError } from "../../src/download/errors";
+import { AuthorizationError, DownloadAbortedError, RequestError } from "../../src/ee/errors";
 import {
   backoffDelay,
   classifyFailure,
