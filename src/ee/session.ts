@@ -253,6 +253,8 @@ async function connectEarthEngine(
     kind: "earthengine",
     apiUrl: config.apiUrl,
     project,
+    // The official client sends its project as X-Goog-User-Project; our REST calls match it.
+    quotaProject: project,
     authorization: async (requestSignal?: AbortSignal) =>
       `Bearer ${(await provider.getToken(requestSignal)).accessToken}`,
   };
@@ -312,7 +314,8 @@ async function explainInitFailure(
     const fix =
       provider.source.kind === "access-token"
         ? "EE_ACCESS_TOKEN has expired or is not an OAuth access token: put a fresh one in .env " +
-          "(e.g. `gcloud auth print-access-token`) or use a refreshing credential."
+          "(e.g. `gcloud auth print-access-token`) or use a refreshing credential (a raw token " +
+          "cannot be refreshed)."
         : "the token may lack the Earth Engine scope: for gcloud, log in with " +
           "`gcloud auth application-default login --scopes=https://www.googleapis.com/auth/" +
           "earthengine,https://www.googleapis.com/auth/cloud-platform`.";
@@ -322,6 +325,19 @@ async function explainInitFailure(
         secrets,
       ),
       401,
+    );
+  }
+  if (status === 403 && /insufficient authentication scopes/i.test(detail)) {
+    return new TokenRefusedError(
+      redact(
+        `Earth Engine at ${apiUrl} refused the token from ${label} (HTTP 403, ${detail}): the ` +
+          "credential lacks the Earth Engine scopes: for gcloud, log in with `gcloud auth " +
+          "application-default login --scopes=https://www.googleapis.com/auth/earthengine," +
+          "https://www.googleapis.com/auth/cloud-platform`; on a Google Cloud VM, give its " +
+          "service account the cloud-platform scope.",
+        secrets,
+      ),
+      403,
     );
   }
   if (status === 403 || status === 404) {

@@ -6,6 +6,7 @@
 import { createHash, randomBytes, verify as verifySignature } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { checkBearer, type IssuedToken, requestedScopes } from "./auth";
 import { listAlgorithms } from "./catalog";
 import { type CostModel, FaultInjector, SlidingWindow } from "./costs";
 import { EeApiError, invalidArgument, resourceExhausted } from "./errors";
@@ -66,9 +67,6 @@ export interface EmulatorStatus {
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 const MAX_STORED_THUMBNAILS = 2000;
 
-const UNAUTHENTICATED_MESSAGE =
-  "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
-
 type EndpointClass =
   | "algorithms"
   | "compute"
@@ -110,7 +108,7 @@ export class EmulatorServer {
   private readonly faults: FaultInjector;
   private readonly rate = new SlidingWindow();
   private readonly thumbnails = new Map<string, ThumbnailRecord>();
-  private readonly issuedTokens = new Map<string, number>();
+  private readonly issuedTokens = new Map<string, IssuedToken>();
   private stats!: EmulatorStats;
   private cpuAtReset = process.cpuUsage();
   private workInFlight = 0;
@@ -401,14 +399,7 @@ export class EmulatorServer {
   }
 
   private authorize(req: http.IncomingMessage): void {
-    const header = req.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) throw new EeApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE);
-    const token = match[1];
-    if (this.options.auth?.accessTokens?.includes(token)) return;
-    const expiry = this.issuedTokens.get(token);
-    if (expiry !== undefined && expiry > Date.now()) return;
-    throw new EeApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE);
+    checkBearer(req.headers.authorization, this.options.auth, this.issuedTokens);
   }
 
   /** Google's OAuth token endpoint, reduced to the two grants our users have. */
@@ -428,7 +419,10 @@ export class EmulatorServer {
     const ttl = auth.tokenTtlSeconds ?? 3600;
     const issue = () => {
       const accessToken = `ya29.emulator-${randomBytes(24).toString("base64url")}`;
-      this.issuedTokens.set(accessToken, Date.now() + ttl * 1000);
+      this.issuedTokens.set(accessToken, {
+        expiresAt: Date.now() + ttl * 1000,
+        scopes: requestedScopes(form),
+      });
       return jsonReply(200, { access_token: accessToken, expires_in: ttl, token_type: "Bearer" });
     };
     if (grant === "refresh_token") {
