@@ -4,6 +4,7 @@
  * request, a failed refresh keeps the still-valid token, every new token is handed on (to the
  * official client), and failures become our named errors without secrets.
  */
+import type { AuthClient } from "google-auth-library";
 import { CredentialsError, explainTokenFailure, TokenRefusedError } from "./errors";
 
 export interface AccessToken {
@@ -58,11 +59,10 @@ export interface RefreshOptions {
 }
 
 /** The part of google-auth-library's AuthClient this module uses. */
-export interface LibraryClient {
-  getAccessToken(): Promise<{ token?: string | null }>;
-  credentials: { expiry_date?: number | null };
-  eagerRefreshThresholdMillis: number;
-}
+export type LibraryClient = Pick<
+  AuthClient,
+  "getAccessToken" | "credentials" | "eagerRefreshThresholdMillis"
+>;
 
 /** Google access tokens live an hour: assumed when a credential does not say, and for raw tokens. */
 const TOKEN_LIFETIME_MS = 60 * 60_000;
@@ -73,23 +73,19 @@ function abortError(signal: AbortSignal): Error {
 }
 
 /** Waits for a shared promise, giving up (for this caller only) when its signal aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
+  if (signal.aborted) throw abortError(signal);
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError(signal));
     signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
   });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 /**
