@@ -8,7 +8,12 @@
  *     await session.close();                    // stops the emulator if this session started it
  */
 import { inspect } from "node:util";
-import type { EmulatorOptions, RunningEmulator } from "../emulator/index";
+import {
+  type EmulatorOptions,
+  EmulatorStartError,
+  type RunningEmulator,
+  startEmulator,
+} from "../emulator/index";
 import { createTokenProvider, findCredentials } from "./auth/credentials";
 import { CredentialsError, redact, TokenRefusedError } from "./auth/errors";
 import type { AccessToken, CredentialSource, TokenProvider } from "./auth/token";
@@ -18,6 +23,8 @@ import { type BackendKind, type Config, ConfigError, loadEnv, parseConfig } from
 import { RequestLimiter } from "./limiter";
 import { closeIdleConnections } from "./transport";
 
+// One class for "the emulator did not start", whoever notices it: the emulator's own.
+export { EmulatorStartError } from "../emulator/index";
 export { CredentialsError, TokenRefusedError } from "./auth/errors";
 export { ConfigError } from "./config";
 
@@ -26,14 +33,6 @@ export class SessionError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "SessionError";
-  }
-}
-
-/** The local emulator process did not start; the message carries its stderr. */
-export class EmulatorStartError extends SessionError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "EmulatorStartError";
   }
 }
 
@@ -355,20 +354,19 @@ async function connectEmulator(
   const { signal } = options;
   let emulator: RunningEmulator;
   try {
-    // Loaded only when needed: an Earth Engine session never pays for the emulator's code.
-    const { startEmulator } = require("../emulator/index") as typeof import("../emulator/index");
     emulator = await startEmulator(options.emulator);
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(
       /^The Earth Engine emulator did not start: /,
       "",
     );
-    throw new EmulatorStartError(
+    const explained = new EmulatorStartError(
       `The local Earth Engine emulator did not start: ${reason}\nFix what its output above ` +
         "says (a port in use: pick another emulator.port or leave it unset; missing modules: " +
         "run `npm ci`), or use Earth Engine (EE_PROJECT and credentials in .env; see .env.example).",
-      { cause: error },
     );
+    explained.cause = error;
+    throw explained;
   }
   try {
     throwIfAborted(signal);

@@ -5,15 +5,11 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { writeArrayBuffer } from "geotiff";
 import { PNG } from "pngjs";
+import { galleryHtml, geotiffThumbnail, imageTableHtml } from "../../src/display/gallery";
+import { figureBundle, plotlySource } from "../../src/display/output";
 import {
   clearRunHistory,
-  figureBundle,
-  galleryHtml,
-  geotiffThumbnail,
-  imageTableHtml,
   PlotInputError,
-  peakOverlap,
-  plotlySource,
   recordRun,
   runHistory,
   runHistoryFigure,
@@ -23,6 +19,7 @@ import {
   timelineFigure,
   wallTimeFigure,
 } from "../../src/display/plot";
+import { peakOverlap } from "../../src/display/timing";
 
 function run(
   mode: "sequential" | "concurrent",
