@@ -48,6 +48,7 @@ export {
   CredentialsError,
   connect,
   EmulatorStartError,
+  reconnect,
   type Session,
   SessionError,
   TokenRefusedError,

@@ -7,6 +7,7 @@
  *     const ids = await findImages(session, {...});
  *     await session.close();                    // stops the emulator if this session started it
  */
+import { createHash } from "node:crypto";
 import { inspect } from "node:util";
 import {
   type EmulatorOptions,
@@ -95,6 +96,7 @@ class ConnectedSession implements Session {
   }
 
   close(): Promise<void> {
+    configurations.delete(this);
     // Idle keep-alive sockets to the backend would otherwise linger until the server drops them.
     closeIdleConnections();
     const closing = this.#closing ?? (this.emulator ? this.emulator.stop() : Promise.resolve());
@@ -399,4 +401,36 @@ async function connectEmulator(
     }
     throw error;
   }
+}
+
+/** The configuration each open session was made from, hashed (it can hold a token). */
+const configurations = new WeakMap<Session, string>();
+
+function configurationOf(options: ConnectOptions): string {
+  const { env, root } = loadEnv({ env: options.env, envFile: options.envFile });
+  const config = parseConfig(env, root);
+  const { signal: _signal, quiet: _quiet, ...rest } = options;
+  const text = JSON.stringify({ options: rest, config, credentials: findCredentials(config) });
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * connect(), for a cell that is rerun: keeps `previous` while .env, the environment and the
+ * options still describe it, and otherwise connects anew and closes `previous`. So switching
+ * to Earth Engine in .env and rerunning Setup switches, without a kernel restart. The new
+ * session is made before the old one is closed: if it fails, `previous` still works.
+ */
+export async function reconnect(
+  previous: Session | undefined,
+  options: ConnectOptions = {},
+): Promise<Session> {
+  const configuration = configurationOf(options);
+  if (previous && configurations.get(previous) === configuration) {
+    if (!options.quiet) console.log(`${previous.banner} [unchanged: session reused]`);
+    return previous;
+  }
+  const session = await connect(options);
+  configurations.set(session, configuration);
+  await previous?.close();
+  return session;
 }
