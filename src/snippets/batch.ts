@@ -32,6 +32,7 @@ import { type Aoi, AoiError } from "./aoi";
 import { collectionFacts, DEFAULT_COLLECTION } from "./collections";
 import { Manifest, type SnippetParams, sameParams } from "./manifest";
 import { DEFAULT_SNIPPET_SUFFIX, ensureOutputDir, snippetPath } from "./outputs";
+import { appendRunReport, summarizeRun } from "./report";
 import type { ImageInfo } from "./search";
 import { type SnippetStyle, snippetExpression, TUTORIAL_STYLE } from "./snippet-image";
 
@@ -194,13 +195,24 @@ export async function downloadSnippets(
     progress: options.progress,
     signal: options.signal,
   };
+  let report: RunReport<SnippetResult>;
   try {
-    return options.sequential
+    report = options.sequential
       ? await runSequential(plans, task, runOptions)
       : await runConcurrent(plans, task, { ...runOptions, limit });
   } finally {
     await manifest.flush().catch(() => undefined);
   }
+  await appendRunReport(
+    options.outDir,
+    summarizeRun(report, {
+      backend: session.backend.kind,
+      collection: plans[0]?.collection ?? options.collection ?? DEFAULT_COLLECTION,
+      aoi: options.aoi.name,
+      scale: options.scale,
+    }),
+  );
+  return report;
 }
 
 /** The manifest parameters a snippet would be downloaded with (for audits and tests). */
