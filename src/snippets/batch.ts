@@ -203,6 +203,7 @@ export async function downloadSnippets(
   } finally {
     await manifest.flush().catch(() => undefined);
   }
+  // The run's outcome matters more than its report: a full disk fails the report, not the run.
   await appendRunReport(
     options.outDir,
     summarizeRun(report, {
@@ -211,7 +212,11 @@ export async function downloadSnippets(
       aoi: options.aoi.name,
       scale: options.scale,
     }),
-  );
+  ).catch((error: unknown) => {
+    console.warn(
+      `ee-snippets: could not write ${options.outDir}/report.json (${error instanceof Error ? error.message : String(error)}); the run itself finished.`,
+    );
+  });
   return report;
 }
 
