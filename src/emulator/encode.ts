@@ -7,6 +7,7 @@ import { crsFromCode } from "../core/crs";
 import { allocateSamples } from "../core/samples";
 import { encodeGeoTiff } from "../geotiff/encode";
 import type { SampleType } from "../geotiff/spec";
+import { EmulatorInputError } from "./errors";
 import type { Grid, PixelTypeName, RenderedBand } from "./model";
 import { encodeNpy } from "./npy";
 import { integerRange } from "./render";
@@ -14,7 +15,7 @@ import { integerRange } from "./render";
 export type PixelFormat = "GEO_TIFF" | "NPY" | "PNG" | "JPEG";
 
 /** The bands cannot be written in the requested format; the server answers 400 with the message. */
-export class EncodeError extends Error {
+export class EncodeError extends EmulatorInputError {
   constructor(message: string) {
     super(message);
     this.name = "EncodeError";

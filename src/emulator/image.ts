@@ -4,6 +4,7 @@
  * synthetic Sentinel-2 scenes (landscape.ts) and constants.
  */
 import { crsFromCode } from "../core/crs";
+import { EmulatorInputError } from "./errors";
 import { allPositions, geometryBox } from "./functions-geometry";
 import {
   bandResolution,
@@ -84,7 +85,7 @@ export interface VisParams {
 }
 
 /** An operation's arguments do not fit the image; the message is Earth Engine-like. */
-export class ImageOperationError extends Error {
+export class ImageOperationError extends EmulatorInputError {
   constructor(message: string) {
     super(message);
     this.name = "ImageOperationError";

@@ -3,6 +3,7 @@
  * memo that lets bands share work, and rasterization of geometries in pixel space.
  */
 import { type Crs, crsFromCode, crsFromEpsg } from "../core/crs";
+import { EmulatorInputError } from "./errors";
 import type { EmImage } from "./image";
 import { mercatorU, mercatorV, type RenderLattice } from "./landscape";
 import type { Geometry, Grid, PixelTypeName, RenderedBand } from "./model";
@@ -33,7 +34,7 @@ const LATTICE_SHIFT = 3;
 
 const METRES_PER_DEGREE = 111320;
 
-export class GridError extends Error {
+export class GridError extends EmulatorInputError {
   constructor(message: string) {
     super(message);
     this.name = "GridError";

@@ -1,0 +1,26 @@
+/**
+ * /emulator/*: the emulator's own endpoints, not Earth Engine's. GET /emulator/status reports
+ * the cost model, request counts and render threads; POST /emulator/reset-stats zeroes the
+ * counts (a benchmark calls it between scenarios).
+ */
+import { EeApiError } from "../errors";
+import { type Handler, jsonReply } from "../http";
+
+export interface AdminControls {
+  status(): unknown;
+  resetStats(): void;
+}
+
+export function adminHandler(controls: AdminControls): Handler {
+  return async (context) => {
+    const { method } = context;
+    const path = context.url.pathname;
+    if (method === "GET" && path === "/emulator/status") return jsonReply(200, controls.status());
+    if (method === "POST" && path === "/emulator/reset-stats") {
+      await context.drain();
+      controls.resetStats();
+      return jsonReply(200, controls.status());
+    }
+    throw new EeApiError(404, "NOT_FOUND", `No admin endpoint ${method} ${path}.`);
+  };
+}
