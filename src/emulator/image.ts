@@ -4,6 +4,7 @@
  * synthetic Sentinel-2 scenes (landscape.ts) and constants.
  */
 import { crsFromCode } from "../core/crs";
+import { INTEGER_RANGES, isFloatType, type SampleType } from "../core/samples";
 import { EmulatorInputError } from "./errors";
 import { allPositions, geometryBox } from "./functions-geometry";
 import {
@@ -18,9 +19,8 @@ import {
   sceneBandsValues,
   sceneBandValues,
 } from "./landscape";
-import type { BandInfo, Geometry, Grid, PixelTypeName, Scene } from "./model";
+import type { BandInfo, Geometry, Grid, Scene } from "./model";
 import {
-  integerRange,
   LATTICE_STEP,
   type Raster,
   type RenderContext,
@@ -95,29 +95,24 @@ export class ImageOperationError extends EmulatorInputError {
 // ---------------------------------------------------------------------------------------
 // Pixel types
 
-function smallestIntegerType(lo: number, hi: number): PixelTypeName {
-  const candidates: PixelTypeName[] = ["uint8", "int8", "uint16", "int16", "int32", "uint32"];
+function smallestIntegerType(lo: number, hi: number): SampleType {
+  // int32 before uint32, unlike core's integerTypeFor (uint32 first): the emulator's order
+  // for operation results, kept as it is so band types in getInfo answers do not change.
+  const candidates: SampleType[] = ["uint8", "int8", "uint16", "int16", "int32", "uint32"];
   for (const type of candidates) {
-    const range = integerRange(type);
+    const range = INTEGER_RANGES[type];
     if (range && lo >= range[0] && hi <= range[1]) return type;
   }
   return "float64";
 }
 
-function isFloat(type: PixelTypeName): boolean {
-  return type === "float32" || type === "float64";
-}
-
-function bandRange(band: BandInfo): [number, number] | null {
-  return band.range ?? integerRange(band.dataType);
+function bandRange(band: BandInfo): readonly [number, number] | null {
+  return band.range ?? INTEGER_RANGES[band.dataType];
 }
 
 /** The type Earth Engine gives a pixel-wise mix of two bands: wide enough for both. */
-function unionType(
-  a: BandInfo,
-  b: BandInfo,
-): { dataType: PixelTypeName; range?: [number, number] } {
-  if (isFloat(a.dataType) || isFloat(b.dataType)) {
+function unionType(a: BandInfo, b: BandInfo): { dataType: SampleType; range?: [number, number] } {
+  if (isFloatType(a.dataType) || isFloatType(b.dataType)) {
     return {
       dataType: a.dataType === "float64" || b.dataType === "float64" ? "float64" : "float32",
     };
@@ -676,7 +671,7 @@ function mapBand(
   const size = data.length;
   const out = new Uint8Array(size);
   const inverseGamma = 1 / gamma;
-  const range = isFloat(band.dataType) ? null : bandRange(band);
+  const range = isFloatType(band.dataType) ? null : bandRange(band);
   if (range && range[1] - range[0] < LUT_LIMIT) {
     const lo = range[0];
     const span = range[1] - range[0];
@@ -756,7 +751,7 @@ export function visualize(img: EmImage, params: VisParams): EmImage {
     const lo = perBand(min, count, "min", () => 0);
     const hi = perBand(max, count, "max", (i) => {
       const band = img.bands[indices[i]];
-      return isFloat(band.dataType) ? 1 : (bandRange(band)?.[1] ?? 1);
+      return isFloatType(band.dataType) ? 1 : (bandRange(band)?.[1] ?? 1);
     });
     scales = lo.map((l, i) => (hi[i] === l ? 0 : 1 / (hi[i] - l)));
     offsets = lo.map((l, i) => (hi[i] === l ? 0 : -l / (hi[i] - l)));

@@ -6,9 +6,9 @@
 import type { AffineTransform, Geometry, Grid } from "../core/geometry";
 import type { SampleType } from "../core/samples";
 
-export type { AffineTransform, Geometry, Grid };
+export type { AffineTransform, Geometry, Grid, SampleType };
 
-/** Earth Engine's pixel types by name; the same set the GeoTIFF writer and NPY codecs use. */
+/** Old name of SampleType, kept only for npy.ts until it moves to src/core/npy.ts. */
 export type PixelTypeName = SampleType;
 
 /** One acquisition of one collection over one 110 km MGRS tile. */
@@ -35,7 +35,7 @@ export interface Scene {
 /** Band metadata in Earth Engine's getInfo shape is derived from this. */
 export interface BandInfo {
   id: string;
-  dataType: PixelTypeName;
+  dataType: SampleType;
   /** Earth Engine's PixelType min/max when the type is integer and narrowed (e.g. visualize gives 0..255). */
   range?: [number, number];
   crsCode: string;
@@ -48,7 +48,7 @@ export interface BandInfo {
 /** A band rendered onto a Grid: values row-major, mask 0 (masked) or 255 (valid) per pixel. */
 export interface RenderedBand {
   id: string;
-  dataType: PixelTypeName;
+  dataType: SampleType;
   data: Float64Array | Float32Array | Uint8Array | Uint16Array | Int16Array | Int32Array;
   mask: Uint8Array;
 }

@@ -3,10 +3,11 @@
  * memo that lets bands share work, and rasterization of geometries in pixel space.
  */
 import { type Crs, crsFromCode, crsFromEpsg } from "../core/crs";
+import { INTEGER_RANGES, type SampleType } from "../core/samples";
 import { EmulatorInputError } from "./errors";
 import type { EmImage } from "./image";
 import { mercatorU, mercatorV, type RenderLattice } from "./landscape";
-import type { Geometry, Grid, PixelTypeName, RenderedBand } from "./model";
+import type { Geometry, Grid, RenderedBand } from "./model";
 
 /** One band rendered onto a grid, before conversion to its pixel type. */
 export interface Raster {
@@ -265,22 +266,7 @@ export class RenderContext implements RenderLattice {
 // ---------------------------------------------------------------------------------------
 // Type conversion
 
-const INTEGER_RANGES: Record<PixelTypeName, [number, number] | null> = {
-  uint8: [0, 255],
-  int8: [-128, 127],
-  uint16: [0, 65535],
-  int16: [-32768, 32767],
-  int32: [-2147483648, 2147483647],
-  uint32: [0, 4294967295],
-  float32: null,
-  float64: null,
-};
-
-export function integerRange(type: PixelTypeName): [number, number] | null {
-  return INTEGER_RANGES[type];
-}
-
-function typedArrayFor(type: PixelTypeName, size: number): RenderedBand["data"] {
+function typedArrayFor(type: SampleType, size: number): RenderedBand["data"] {
   switch (type) {
     case "uint8":
       return new Uint8Array(size);
@@ -303,7 +289,7 @@ function typedArrayFor(type: PixelTypeName, size: number): RenderedBand["data"] 
 }
 
 /** Converts with rounding and clamping (typed-array assignment would wrap around). */
-export function toPixelType(data: Raster["data"], type: PixelTypeName): RenderedBand["data"] {
+export function toPixelType(data: Raster["data"], type: SampleType): RenderedBand["data"] {
   if (
     (type === "uint8" && data instanceof Uint8Array) ||
     (type === "uint16" && data instanceof Uint16Array)
