@@ -1,7 +1,7 @@
 /**
  * Images of the emulator: lazy band lists that render onto any request grid. Operations
  * follow Earth Engine's semantics for band metadata, masks and footprints; pixels come from
- * synthetic Sentinel-2 scenes (landscape.ts) and constants.
+ * synthetic Sentinel-2 scenes (landscape/) and constants.
  */
 import { crsFromCode } from "../core/crs";
 import { INTEGER_RANGES, isFloatType, type SampleType } from "../core/samples";
@@ -10,15 +10,14 @@ import { allPositions, geometryBox } from "./functions-geometry";
 import {
   bandResolution,
   isSpectralBand,
-  productKind,
-  releaseSceneRaster,
-  renderScene,
-  type SceneRaster,
   sceneBandIds,
   sceneBandsMapped,
   sceneBandsValues,
   sceneBandValues,
-} from "./landscape";
+} from "./landscape/bands";
+import { productKind } from "./landscape/cover";
+import { releaseSceneRaster, type SceneRaster } from "./landscape/raster";
+import { renderScene } from "./landscape/render";
 import type { BandInfo, Geometry, Grid, Scene } from "./model";
 import {
   LATTICE_STEP,

@@ -6,7 +6,8 @@ import { type Crs, crsFromCode, crsFromEpsg } from "../core/crs";
 import { INTEGER_RANGES, type SampleType } from "../core/samples";
 import { EmulatorInputError } from "./errors";
 import type { EmImage } from "./image";
-import { mercatorU, mercatorV, type RenderLattice } from "./landscape";
+import { mercatorU, mercatorV } from "./landscape/noise";
+import type { RenderLattice } from "./landscape/raster";
 import type { Geometry, Grid, RenderedBand } from "./model";
 
 /** One band rendered onto a grid, before conversion to its pixel type. */
