@@ -30,6 +30,8 @@ import {
   ReducerValue,
 } from "./functions-values";
 import * as images from "./image";
+import { clipToBoundsAndScale } from "./image-thumbnail";
+import { type VisParams, visualize } from "./image-visualize";
 import type { Geometry } from "./model";
 import { isSceneCollection, sceneFromIndex } from "./scenes";
 
@@ -427,15 +429,15 @@ export const FUNCTIONS: Record<string, Implementation> = {
   },
   "Image.visualize": (a) =>
     new ImageValue(
-      images.visualize(image("Image.visualize", "image", a.image).image, {
-        bands: (a.bands ?? undefined) as images.VisParams["bands"],
-        gain: (a.gain ?? undefined) as images.VisParams["gain"],
-        bias: (a.bias ?? undefined) as images.VisParams["bias"],
-        min: (a.min ?? undefined) as images.VisParams["min"],
-        max: (a.max ?? undefined) as images.VisParams["max"],
-        gamma: (a.gamma ?? undefined) as images.VisParams["gamma"],
-        opacity: (a.opacity ?? undefined) as images.VisParams["opacity"],
-        palette: (a.palette ?? undefined) as images.VisParams["palette"],
+      visualize(image("Image.visualize", "image", a.image).image, {
+        bands: (a.bands ?? undefined) as VisParams["bands"],
+        gain: (a.gain ?? undefined) as VisParams["gain"],
+        bias: (a.bias ?? undefined) as VisParams["bias"],
+        min: (a.min ?? undefined) as VisParams["min"],
+        max: (a.max ?? undefined) as VisParams["max"],
+        gamma: (a.gamma ?? undefined) as VisParams["gamma"],
+        opacity: (a.opacity ?? undefined) as VisParams["opacity"],
+        palette: (a.palette ?? undefined) as VisParams["palette"],
         forceRgbOutput: a.forceRgbOutput === true,
       }),
     ),
@@ -499,7 +501,7 @@ export const FUNCTIONS: Record<string, Implementation> = {
   "Image.clipToBoundsAndScale": (a) => {
     const fn = "Image.clipToBoundsAndScale";
     return new ImageValue(
-      images.clipToBoundsAndScale(image(fn, "input", a.input).image, {
+      clipToBoundsAndScale(image(fn, "input", a.input).image, {
         geometry: a.geometry === null ? undefined : geometry(fn, "geometry", a.geometry),
         width: optionalNumber(fn, "width", a.width) ?? undefined,
         height: optionalNumber(fn, "height", a.height) ?? undefined,
