@@ -18,13 +18,8 @@ import { productKind } from "./landscape/cover";
 import { releaseSceneRaster, type SceneRaster } from "./landscape/raster";
 import { renderScene } from "./landscape/render";
 import type { BandInfo, Geometry, Scene } from "./model";
-import {
-  LATTICE_STEP,
-  type Raster,
-  type RenderContext,
-  rasterizeArea,
-  rasterizeGeometries,
-} from "./render";
+import { rasterizeArea, rasterizeGeometries } from "./rasterize";
+import { LATTICE_STEP, type Raster, type RenderContext } from "./render";
 
 /** Where a thumbnail of this image should look when the request does not say. */
 export interface ThumbnailHint {
