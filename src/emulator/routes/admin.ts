@@ -5,6 +5,7 @@
  */
 import { EeApiError } from "../errors";
 import { type Handler, jsonReply } from "../http";
+import { RESET_STATS_PATH, STATUS_PATH } from "../protocol";
 
 export interface AdminControls {
   status(): unknown;
@@ -15,8 +16,8 @@ export function adminHandler(controls: AdminControls): Handler {
   return async (context) => {
     const { method } = context;
     const path = context.url.pathname;
-    if (method === "GET" && path === "/emulator/status") return jsonReply(200, controls.status());
-    if (method === "POST" && path === "/emulator/reset-stats") {
+    if (method === "GET" && path === STATUS_PATH) return jsonReply(200, controls.status());
+    if (method === "POST" && path === RESET_STATS_PATH) {
       await context.drain();
       controls.resetStats();
       return jsonReply(200, controls.status());
