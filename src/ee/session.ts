@@ -7,8 +7,14 @@
  *     const ids = await findImages(session, {...});
  *     await session.close();                    // stops the emulator if this session started it
  */
+import { createHash } from "node:crypto";
 import { inspect } from "node:util";
-import type { EmulatorOptions, RunningEmulator } from "../emulator/index";
+import {
+  type EmulatorOptions,
+  EmulatorStartError,
+  type RunningEmulator,
+  startEmulator,
+} from "../emulator/index";
 import { createTokenProvider, findCredentials } from "./auth/credentials";
 import { CredentialsError, redact, TokenRefusedError } from "./auth/errors";
 import {
@@ -23,6 +29,8 @@ import { type BackendKind, type Config, ConfigError, loadEnv, parseConfig } from
 import { RequestLimiter } from "./limiter";
 import { closeIdleConnections } from "./transport";
 
+// One class for "the emulator did not start", whoever notices it: the emulator's own.
+export { EmulatorStartError } from "../emulator/index";
 export { CredentialsError, TokenRefusedError } from "./auth/errors";
 export { ConfigError } from "./config";
 
@@ -31,14 +39,6 @@ export class SessionError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "SessionError";
-  }
-}
-
-/** The local emulator process did not start; the message carries its stderr. */
-export class EmulatorStartError extends SessionError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "EmulatorStartError";
   }
 }
 
@@ -101,6 +101,7 @@ class ConnectedSession implements Session {
   }
 
   close(): Promise<void> {
+    configurations.delete(this);
     // Idle keep-alive sockets to the backend would otherwise linger until the server drops them.
     closeIdleConnections();
     const closing = this.#closing ?? (this.emulator ? this.emulator.stop() : Promise.resolve());
@@ -385,20 +386,19 @@ async function connectEmulator(
   const { signal } = options;
   let emulator: RunningEmulator;
   try {
-    // Loaded only when needed: an Earth Engine session never pays for the emulator's code.
-    const { startEmulator } = require("../emulator/index") as typeof import("../emulator/index");
     emulator = await startEmulator(options.emulator);
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(
       /^The Earth Engine emulator did not start: /,
       "",
     );
-    throw new EmulatorStartError(
+    const explained = new EmulatorStartError(
       `The local Earth Engine emulator did not start: ${reason}\nFix what its output above ` +
         "says (a port in use: pick another emulator.port or leave it unset; missing modules: " +
         "run `npm ci`), or use Earth Engine (EE_PROJECT and credentials in .env; see .env.example).",
-      { cause: error },
     );
+    explained.cause = error;
+    throw explained;
   }
   try {
     throwIfAborted(signal);
@@ -431,4 +431,36 @@ async function connectEmulator(
     }
     throw error;
   }
+}
+
+/** The configuration each open session was made from, hashed (it can hold a token). */
+const configurations = new WeakMap<Session, string>();
+
+function configurationOf(options: ConnectOptions): string {
+  const { env, root } = loadEnv({ env: options.env, envFile: options.envFile });
+  const config = parseConfig(env, root);
+  const { signal: _signal, quiet: _quiet, ...rest } = options;
+  const text = JSON.stringify({ options: rest, config, credentials: findCredentials(config) });
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * connect(), for a cell that is rerun: keeps `previous` while .env, the environment and the
+ * options still describe it, and otherwise connects anew and closes `previous`. So switching
+ * to Earth Engine in .env and rerunning Setup switches, without a kernel restart. The new
+ * session is made before the old one is closed: if it fails, `previous` still works.
+ */
+export async function reconnect(
+  previous: Session | undefined,
+  options: ConnectOptions = {},
+): Promise<Session> {
+  const configuration = configurationOf(options);
+  if (previous && configurations.get(previous) === configuration) {
+    if (!options.quiet) console.log(`${previous.banner} [unchanged: session reused]`);
+    return previous;
+  }
+  const session = await connect(options);
+  configurations.set(session, configuration);
+  await previous?.close();
+  return session;
 }
