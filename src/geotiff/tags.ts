@@ -214,13 +214,24 @@ export function nodataText(value: number): string {
  */
 export function gdalMetadata(bandNames: string[], items: [string, string][] = []): string {
   const lines = [
-    ...items.map(([name, value]) => `  <Item name="${escapeXml(name)}">${escapeXml(value)}</Item>`),
+    ...items.map(
+      ([name, value]) => `  <Item name="${escapeXml(name)}">${escapeItem(value)}</Item>`,
+    ),
     ...bandNames.map(
       (name, i) =>
-        `  <Item name="DESCRIPTION" sample="${i}" role="description">${escapeXml(name)}</Item>`,
+        `  <Item name="DESCRIPTION" sample="${i}" role="description">${escapeItem(name)}</Item>`,
     ),
   ];
   return `<GDALMetadata>\n${lines.join("\n")}\n</GDALMetadata>\n`;
+}
+
+/**
+ * An item's text as GDAL writes and reads it: escaped twice (GDAL escapes the value, then its
+ * XML writer escapes the result), so "a & b" is stored as "a &amp;amp; b"; escaped once, GDAL
+ * cuts the value at the "&".
+ */
+function escapeItem(text: string): string {
+  return escapeXml(escapeXml(text));
 }
 
 function escapeXml(text: string): string {
