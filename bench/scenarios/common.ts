@@ -11,6 +11,7 @@ import { projectUrl } from "../../src/ee/backend";
 import { withRetries } from "../../src/ee/retry";
 import type { Session } from "../../src/ee/session";
 import { eeRequest } from "../../src/ee/transport";
+import { type EmulatorStatus, emulatorStatus, resetEmulatorStats } from "../../src/emulator/index";
 import type { CostModel } from "../ideal";
 
 export type BenchMode = "smoke" | "quick" | "full";
@@ -67,36 +68,29 @@ export function target(
   return { name, value, threshold, comparator, met };
 }
 
-/** The emulator's admin status, as GET /emulator/status returns it. */
-export interface EmulatorStatus {
-  model: Record<string, unknown>;
-  stats: {
-    requests: number;
-    inFlight: number;
-    maxInFlight: number;
-    byStatus: Record<string, number>;
-    byEndpoint: Record<string, { requests: number; inFlight: number; maxInFlight: number }>;
-    /** The emulator process's CPU time since the last reset-stats. */
-    cpuMs: number;
-  };
+/** The emulator's admin status (its own type: RunningEmulator.status() returns it). */
+export type { EmulatorStatus } from "../../src/emulator/index";
+
+/** What measureWindow needs of an emulator: a session's `emulator` (RunningEmulator) fits. */
+export interface EmulatorHandle {
+  url: string;
+  status(): Promise<EmulatorStatus>;
 }
 
-export async function emulatorStatus(apiUrl: string): Promise<EmulatorStatus> {
-  const response = await fetch(`${apiUrl}/emulator/status`);
-  if (!response.ok) {
-    throw new Error(
-      `GET ${apiUrl}/emulator/status answered HTTP ${response.status}: is this the emulator?`,
-    );
+/** The emulator a session started (RunningEmulator.status() is how its status is read). */
+export function sessionEmulator(session: Session): EmulatorHandle {
+  if (!session.emulator) {
+    throw new Error('This scenario measures the emulator: connect with { backend: "emulator" }.');
   }
-  return (await response.json()) as EmulatorStatus;
+  return session.emulator;
 }
 
-export async function resetEmulatorStats(apiUrl: string): Promise<void> {
-  const response = await fetch(`${apiUrl}/emulator/reset-stats`, { method: "POST" });
-  if (!response.ok) {
-    throw new Error(`POST ${apiUrl}/emulator/reset-stats answered HTTP ${response.status}.`);
-  }
-  await response.arrayBuffer();
+/**
+ * An emulator another process started (the large-snippet child only knows its URL, so it
+ * has no RunningEmulator); everything else reads the status through session.emulator.
+ */
+export function emulatorAt(url: string): EmulatorHandle {
+  return { url, status: () => emulatorStatus(url) };
 }
 
 /** What happened at the emulator and in this process between start() and the returned stop(). */
@@ -110,14 +104,14 @@ export interface Measured {
  * Resets the emulator's counters (requests, statuses, CPU time), then returns a function
  * that reads them with the wall and client CPU time elapsed since.
  */
-export async function measureWindow(apiUrl: string): Promise<() => Promise<Measured>> {
-  await resetEmulatorStats(apiUrl);
+export async function measureWindow(emulator: EmulatorHandle): Promise<() => Promise<Measured>> {
+  await resetEmulatorStats(emulator.url);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   return async () => {
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    const after = await emulatorStatus(apiUrl);
+    const after = await emulator.status();
     return { wallMs, clientCpuMs: (cpu.user + cpu.system) / 1000, emulator: after.stats };
   };
 }

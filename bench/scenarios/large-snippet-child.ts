@@ -17,7 +17,7 @@ import { RequestLimiter } from "../../src/ee/limiter";
 import { bbox } from "../../src/snippets/aoi";
 import { snippetImage } from "../../src/snippets/snippet-image";
 import type { CostModel } from "../ideal";
-import { measureWindow, workRequests } from "./common";
+import { emulatorAt, measureWindow, workRequests } from "./common";
 import { TUTORIAL_COLLECTION, tutorialJobs } from "./tutorial";
 
 /** What the child needs of a session; built directly so it can share the parent's emulator. */
@@ -187,7 +187,7 @@ export async function measureLargeSnippet(
     const expression = serializeExpression(image);
     const transfer = async () => {
       const stopRss = rssSampler();
-      const stop = await measureWindow(apiUrl);
+      const stop = await measureWindow(emulatorAt(apiUrl));
       const bodyBytes = await plainTransfer(session, expression, grid, windows);
       return { measured: await stop(), peakRss: stopRss(), bodyBytes };
     };
@@ -198,7 +198,7 @@ export async function measureLargeSnippet(
     global.gc?.();
     const baseRss = process.memoryUsage().rss;
     const stopRss = rssSampler();
-    const stop = await measureWindow(apiUrl);
+    const stop = await measureWindow(emulatorAt(apiUrl));
     const result = await downloadImage(session, image, join(dir, `large-${size}.tif`), {
       region: aoi,
       scale: LARGE_SCALE,

@@ -20,6 +20,7 @@ import {
   round,
   type ScenarioResult,
   scratchDir,
+  sessionEmulator,
   target,
   transportRequest,
   workRequests,
@@ -59,7 +60,6 @@ export async function runRequestRateScenario(mode: BenchMode): Promise<ScenarioR
     maxPerSecond: QUOTA_PER_SECOND,
   });
   const out = scratchDir("rate");
-  const apiUrl = session.backend.apiUrl;
   try {
     const [job] = await tutorialJobs(session, 1, TINY_AOI);
     const items = Array.from({ length: config.direct }, (_, i) => i);
@@ -74,7 +74,7 @@ export async function runRequestRateScenario(mode: BenchMode): Promise<ScenarioR
     await quotaWindowPasses();
 
     log(`request rate: ${config.direct} direct computePixels downloads`);
-    let stop = await measureWindow(apiUrl);
+    let stop = await measureWindow(sessionEmulator(session));
     const directReport = await runConcurrent(items, (i) => direct(i), {
       limit: 40,
       progress: false,
@@ -85,7 +85,7 @@ export async function runRequestRateScenario(mode: BenchMode): Promise<ScenarioR
     const expression = serializeExpression(job.image);
     const grid = planGrid(TINY_AOI, { scale: TINY_SCALE });
     await quotaWindowPasses();
-    stop = await measureWindow(apiUrl);
+    stop = await measureWindow(sessionEmulator(session));
     const transportReport = await runConcurrent(
       items,
       () => transportRequest(session, expression, grid),
@@ -95,7 +95,7 @@ export async function runRequestRateScenario(mode: BenchMode): Promise<ScenarioR
 
     await quotaWindowPasses();
     log(`request rate: ${config.viaDownloadUrl} downloads via getDownloadURL`);
-    stop = await measureWindow(apiUrl);
+    stop = await measureWindow(sessionEmulator(session));
     const viaUrlReport = await runConcurrent(
       items.slice(0, config.viaDownloadUrl),
       (i) => tutorialDownload(job.image, out.path, `url-${i}`, TINY_AOI, TINY_SCALE),

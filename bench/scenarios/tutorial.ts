@@ -32,6 +32,7 @@ import {
   round,
   type ScenarioResult,
   scratchDir,
+  sessionEmulator,
   target,
   transportRequest,
   workRequests,
@@ -161,7 +162,6 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
   const asked = tutorialModel(mode);
   const session = await emulatorSession(asked, { maxInFlight: 40, maxPerSecond: 100 });
   const out = scratchDir("tutorial");
-  const apiUrl = session.backend.apiUrl;
   try {
     const jobs = await tutorialJobs(session, config.images);
     const download = (job: Job, dir: string, context?: TaskContext) =>
@@ -182,7 +182,7 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
       run: () => Promise<RunReport>,
     ): Promise<MeasuredRun> => {
       log(`tutorial: ${label}`);
-      const stop = await measureWindow(apiUrl);
+      const stop = await measureWindow(sessionEmulator(session));
       const report = await run();
       const measured = await stop();
       if (report.failed > 0) {
@@ -266,11 +266,8 @@ export async function runTutorialScenario(mode: BenchMode): Promise<ScenarioResu
     );
     runs.push(productRun);
 
-    const status = await (await fetch(`${apiUrl}/emulator/status`)).json();
-    const model = reportedCostModel(
-      (status as { model: Record<string, unknown> }).model ?? {},
-      asked,
-    );
+    const status = await sessionEmulator(session).status();
+    const model = reportedCostModel({ ...status.model }, asked);
     // One computePixels per snippet: its reply is w*h*3 bytes of uint8 RGB (plus a header).
     const serviceMs = requestMs(model, {
       width: probe.width,

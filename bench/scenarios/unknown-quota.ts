@@ -18,6 +18,7 @@ import {
   round,
   type ScenarioResult,
   scratchDir,
+  sessionEmulator,
   target,
   workRequests,
 } from "./common";
@@ -51,7 +52,6 @@ export async function runUnknownQuotaScenario(mode: BenchMode): Promise<Scenario
     adaptive: true,
   });
   const out = scratchDir("quota");
-  const apiUrl = session.backend.apiUrl;
   try {
     const jobs = await tutorialJobs(session, images);
     const download = (index: number) =>
@@ -74,7 +74,7 @@ export async function runUnknownQuotaScenario(mode: BenchMode): Promise<Scenario
         inFlight: stats.inFlight,
       });
     }, 50);
-    const stop = await measureWindow(apiUrl);
+    const stop = await measureWindow(sessionEmulator(session));
     const report = await runConcurrent(
       jobs.map((_, i) => i),
       (i) => download(i),

@@ -1,6 +1,7 @@
 /**
- * Plots and rich outputs for the notebooks: Plotly figure builders (plain data, testable in
- * node) and one-output display in the tslab kernel (Plotly JSON + HTML + text).
+ * What a notebook shows: Plotly figure builders (plain data, testable in node), one-output
+ * display in the tslab kernel (Plotly JSON + HTML + text), the image table, the gallery and
+ * the kernel's run history. The builders' parts live in figure/output/gallery/timing.
  *
  *     import { show, wallTimeFigure, timelineFigure } from "./src/display/plot";
  *     show(wallTimeFigure([sequential, concurrent]));
@@ -10,42 +11,17 @@ import { type GalleryItem, galleryHtml, imageTableHtml, type TableImage } from "
 import { showHtml } from "./output";
 import type { TimedRun } from "./timing";
 
-export type { Figure, Layout, PlotConfig, Trace } from "./figure";
-export {
-  type Gallery,
-  type GalleryItem,
-  galleryHtml,
-  geotiffThumbnail,
-  imageTableHtml,
-  type TableImage,
-  type Thumbnail,
-  ThumbnailError,
-} from "./gallery";
-export {
-  displayBundle,
-  type FigureBundle,
-  figureBundle,
-  figureHtml,
-  inKernel,
-  loadPlotly,
-  type MimeBundle,
-  plotlyLoaderBundle,
-  plotlySource,
-  show,
-  showHtml,
-} from "./output";
+export type { Figure } from "./figure";
+export { type GalleryItem, type TableImage, ThumbnailError } from "./gallery";
+export { loadPlotly, show } from "./output";
 export {
   PlotInputError,
-  peakOverlap,
   runHistoryFigure,
-  runLabel,
   type Series,
   type SpeedupFigureOptions,
   type SpeedupPoint,
   seriesFigure,
-  speedup,
   speedupFigure,
-  type TimedItem,
   type TimedRun,
   timelineFigure,
   wallTimeFigure,

@@ -202,7 +202,11 @@ export function runHistoryFigure(history: readonly TimedRun[]): Figure {
       name: mode,
       x: points.map((point) => point.n),
       y: points.map((point) => seconds(point.run.wallMs)),
-      text: points.map((point) => (mode === "sequential" ? "seq" : `x${point.run.limit}`)),
+      // A labelled run shows its label (the notebook's carry limit, scale and image count), so
+      // runs at different settings are told apart on the chart, not only on hover.
+      text: points.map(
+        (point) => point.run.label ?? (mode === "sequential" ? "seq" : `x${point.run.limit}`),
+      ),
       textposition: "top center",
       marker: { color: COLORS[mode], size: 9 },
       line: { color: COLORS[mode], width: 1, dash: "dot" },

@@ -8,6 +8,8 @@ export interface Backend {
   apiUrl: string;
   /** Cloud project used in "projects/{project}/..." REST paths. */
   project: string;
+  /** Sent as X-Goog-User-Project (the project billed for quota), as the official client does. */
+  quotaProject?: string;
   /** "Bearer ..." for Earth Engine, refreshed before expiry; undefined for an open emulator. */
   authorization(signal?: AbortSignal): Promise<string | undefined>;
 }

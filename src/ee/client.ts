@@ -291,11 +291,6 @@ function urlCall(
   });
 }
 
-/** getThumbURL with a callback: two throttled round trips, fine for previews, not for bulk pixels. */
-export function getThumbUrl(image: EeImage, params: Record<string, unknown>): Promise<string> {
-  return urlCall((p, cb) => image.getThumbURL(p, cb), params);
-}
-
 /** getDownloadURL with a callback; the bench compares our direct computePixels path against it. */
 export function getDownloadUrl(image: EeImage, params: Record<string, unknown>): Promise<string> {
   return urlCall((p, cb) => image.getDownloadURL(p, cb), params);

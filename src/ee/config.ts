@@ -120,12 +120,19 @@ export interface Config {
   apiUrl: string;
   /** Whether apiUrl came from EE_API_URL, EE_HIGH_VOLUME or the default. */
   apiUrlSource: "EE_API_URL" | "EE_HIGH_VOLUME" | "default";
-  /** EE_SERVICE_ACCOUNT_KEY, resolved to an absolute path. */
+  /** EE_SERVICE_ACCOUNT_KEY, resolved to an absolute path (when it is a path). */
   serviceAccountKeyFile?: string;
+  /** EE_SERVICE_ACCOUNT_KEY when it holds the key's JSON itself (e.g. from a secret store). */
+  serviceAccountKeyJson?: string;
   /** EE_ACCESS_TOKEN: a raw OAuth access token, used as is (it cannot be refreshed). */
   accessToken?: string;
   /** GOOGLE_APPLICATION_CREDENTIALS, resolved to an absolute path. */
   applicationCredentialsFile?: string;
+  /**
+   * The metadata server to take tokens from: GCE_METADATA_HOST (which google-auth-library
+   * reads from the process environment), or Google's own when running on Google Cloud.
+   */
+  metadataServer?: string;
   /** Token endpoint for refresh-token credentials (EE_TOKEN_URI; tests point it at a local server). */
   tokenUri: string;
   /** The home directory credentials files are looked up under. */
@@ -189,7 +196,33 @@ export function resolvePath(path: string, home: string, root: string): string {
   return isAbsolute(path) ? path : resolve(root, path);
 }
 
-/** Validates the variables; reads no files (credentials are read by src/ee/auth). */
+/** Environment variables Cloud Run and Cloud Functions set in every container. */
+const GOOGLE_CLOUD_RUNTIME_VARIABLES = ["K_SERVICE", "CLOUD_RUN_JOB", "FUNCTION_TARGET"];
+
+/**
+ * GCE_METADATA_HOST when set; else Google's metadata server when the machine says it runs on
+ * Google Cloud (its BIOS names Google: Compute Engine, Vertex AI Workbench, Colab Enterprise;
+ * or Cloud Run's variables). Local reads only: a laptop never waits for a network probe.
+ * METADATA_SERVER_DETECTION=none (google-auth-library's switch) turns detection off.
+ */
+function metadataServer(env: Env): string | undefined {
+  const host = nonEmpty(env.GCE_METADATA_HOST);
+  if (host) return host;
+  if (nonEmpty(env.METADATA_SERVER_DETECTION)?.toLowerCase() === "none") return undefined;
+  if (GOOGLE_CLOUD_RUNTIME_VARIABLES.some((name) => nonEmpty(env[name]))) {
+    return "metadata.google.internal";
+  }
+  try {
+    if (/Google/.test(readFileSync("/sys/class/dmi/id/bios_vendor", "utf8"))) {
+      return "metadata.google.internal";
+    }
+  } catch {
+    // Not Linux, or no DMI information: not a Google Cloud VM as far as we can tell.
+  }
+  return undefined;
+}
+
+/** Validates the variables; reads no files but the BIOS vendor (credentials are read by src/ee/auth). */
 export function parseConfig(env: Env, root: string = findProjectRoot()): Config {
   let backend: BackendKind | undefined;
   const backendValue = nonEmpty(env.EE_BACKEND)?.toLowerCase();
@@ -234,7 +267,10 @@ export function parseConfig(env: Env, root: string = findProjectRoot()): Config 
       ? join(appData, "gcloud")
       : join(home, ".config", "gcloud");
 
-  const keyFile = nonEmpty(env.EE_SERVICE_ACCOUNT_KEY);
+  const keyValue = nonEmpty(env.EE_SERVICE_ACCOUNT_KEY);
+  // A key's JSON starts with "{"; no sensible path does.
+  const keyJson = keyValue?.startsWith("{") ? keyValue : undefined;
+  const keyFile = keyJson ? undefined : keyValue;
   const adcFile = nonEmpty(env.GOOGLE_APPLICATION_CREDENTIALS);
   const config: Config = {
     backend,
@@ -242,8 +278,10 @@ export function parseConfig(env: Env, root: string = findProjectRoot()): Config 
     apiUrl,
     apiUrlSource,
     serviceAccountKeyFile: keyFile ? resolvePath(keyFile, home, root) : undefined,
+    serviceAccountKeyJson: keyJson,
     accessToken: nonEmpty(env.EE_ACCESS_TOKEN),
     applicationCredentialsFile: adcFile ? resolvePath(adcFile, home, root) : undefined,
+    metadataServer: metadataServer(env),
     tokenUri,
     home,
     gcloudConfigDir,

@@ -7,8 +7,14 @@
  *     const ids = await findImages(session, {...});
  *     await session.close();                    // stops the emulator if this session started it
  */
+import { createHash } from "node:crypto";
 import { inspect } from "node:util";
-import type { EmulatorOptions, RunningEmulator } from "../emulator/index";
+import {
+  type EmulatorOptions,
+  EmulatorStartError,
+  type RunningEmulator,
+  startEmulator,
+} from "../emulator/index";
 import { createTokenProvider, findCredentials } from "./auth/credentials";
 import { CredentialsError, redact, TokenRefusedError } from "./auth/errors";
 import type { AccessToken, CredentialSource, TokenProvider } from "./auth/token";
@@ -18,6 +24,8 @@ import { type BackendKind, type Config, ConfigError, loadEnv, parseConfig } from
 import { RequestLimiter } from "./limiter";
 import { closeIdleConnections } from "./transport";
 
+// One class for "the emulator did not start", whoever notices it: the emulator's own.
+export { EmulatorStartError } from "../emulator/index";
 export { CredentialsError, TokenRefusedError } from "./auth/errors";
 export { ConfigError } from "./config";
 
@@ -26,14 +34,6 @@ export class SessionError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "SessionError";
-  }
-}
-
-/** The local emulator process did not start; the message carries its stderr. */
-export class EmulatorStartError extends SessionError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "EmulatorStartError";
   }
 }
 
@@ -96,6 +96,7 @@ class ConnectedSession implements Session {
   }
 
   close(): Promise<void> {
+    configurations.delete(this);
     // Idle keep-alive sockets to the backend would otherwise linger until the server drops them.
     closeIdleConnections();
     const closing = this.#closing ?? (this.emulator ? this.emulator.stop() : Promise.resolve());
@@ -253,6 +254,8 @@ async function connectEarthEngine(
     kind: "earthengine",
     apiUrl: config.apiUrl,
     project,
+    // The official client sends its project as X-Goog-User-Project; our REST calls match it.
+    quotaProject: project,
     authorization: async (requestSignal?: AbortSignal) =>
       `Bearer ${(await provider.getToken(requestSignal)).accessToken}`,
   };
@@ -312,7 +315,8 @@ async function explainInitFailure(
     const fix =
       provider.source.kind === "access-token"
         ? "EE_ACCESS_TOKEN has expired or is not an OAuth access token: put a fresh one in .env " +
-          "(e.g. `gcloud auth print-access-token`) or use a refreshing credential."
+          "(e.g. `gcloud auth print-access-token`) or use a refreshing credential (a raw token " +
+          "cannot be refreshed)."
         : "the token may lack the Earth Engine scope: for gcloud, log in with " +
           "`gcloud auth application-default login --scopes=https://www.googleapis.com/auth/" +
           "earthengine,https://www.googleapis.com/auth/cloud-platform`.";
@@ -322,6 +326,19 @@ async function explainInitFailure(
         secrets,
       ),
       401,
+    );
+  }
+  if (status === 403 && /insufficient authentication scopes/i.test(detail)) {
+    return new TokenRefusedError(
+      redact(
+        `Earth Engine at ${apiUrl} refused the token from ${label} (HTTP 403, ${detail}): the ` +
+          "credential lacks the Earth Engine scopes: for gcloud, log in with `gcloud auth " +
+          "application-default login --scopes=https://www.googleapis.com/auth/earthengine," +
+          "https://www.googleapis.com/auth/cloud-platform`; on a Google Cloud VM, give its " +
+          "service account the cloud-platform scope.",
+        secrets,
+      ),
+      403,
     );
   }
   if (status === 403 || status === 404) {
@@ -355,20 +372,19 @@ async function connectEmulator(
   const { signal } = options;
   let emulator: RunningEmulator;
   try {
-    // Loaded only when needed: an Earth Engine session never pays for the emulator's code.
-    const { startEmulator } = require("../emulator/index") as typeof import("../emulator/index");
     emulator = await startEmulator(options.emulator);
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(
       /^The Earth Engine emulator did not start: /,
       "",
     );
-    throw new EmulatorStartError(
+    const explained = new EmulatorStartError(
       `The local Earth Engine emulator did not start: ${reason}\nFix what its output above ` +
         "says (a port in use: pick another emulator.port or leave it unset; missing modules: " +
         "run `npm ci`), or use Earth Engine (EE_PROJECT and credentials in .env; see .env.example).",
-      { cause: error },
     );
+    explained.cause = error;
+    throw explained;
   }
   try {
     throwIfAborted(signal);
@@ -401,4 +417,36 @@ async function connectEmulator(
     }
     throw error;
   }
+}
+
+/** The configuration each open session was made from, hashed (it can hold a token). */
+const configurations = new WeakMap<Session, string>();
+
+function configurationOf(options: ConnectOptions): string {
+  const { env, root } = loadEnv({ env: options.env, envFile: options.envFile });
+  const config = parseConfig(env, root);
+  const { signal: _signal, quiet: _quiet, ...rest } = options;
+  const text = JSON.stringify({ options: rest, config, credentials: findCredentials(config) });
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * connect(), for a cell that is rerun: keeps `previous` while .env, the environment and the
+ * options still describe it, and otherwise connects anew and closes `previous`. So switching
+ * to Earth Engine in .env and rerunning Setup switches, without a kernel restart. The new
+ * session is made before the old one is closed: if it fails, `previous` still works.
+ */
+export async function reconnect(
+  previous: Session | undefined,
+  options: ConnectOptions = {},
+): Promise<Session> {
+  const configuration = configurationOf(options);
+  if (previous && configurations.get(previous) === configuration) {
+    if (!options.quiet) console.log(`${previous.banner} [unchanged: session reused]`);
+    return previous;
+  }
+  const session = await connect(options);
+  configurations.set(session, configuration);
+  await previous?.close();
+  return session;
 }

@@ -238,6 +238,7 @@ export async function eeRequest(
   const authorization = await backend.authorization(options.signal);
   const headers: Record<string, string> = {};
   if (authorization) headers.authorization = authorization;
+  if (backend.quotaProject) headers["x-goog-user-project"] = backend.quotaProject;
   const response = await httpPost(url, JSON.stringify(body), {
     headers,
     timeoutMs: options.timeoutMs,

@@ -32,6 +32,7 @@ import { type Aoi, AoiError } from "./aoi";
 import { collectionFacts, DEFAULT_COLLECTION } from "./collections";
 import { Manifest, type SnippetParams, sameParams } from "./manifest";
 import { DEFAULT_SNIPPET_SUFFIX, ensureOutputDir, snippetPath } from "./outputs";
+import { appendRunReport, summarizeRun } from "./report";
 import type { ImageInfo } from "./search";
 import { type SnippetStyle, snippetExpression, TUTORIAL_STYLE } from "./snippet-image";
 
@@ -202,13 +203,29 @@ export async function downloadSnippets(
     progress: options.progress,
     signal: options.signal,
   };
+  let report: RunReport<SnippetResult>;
   try {
-    return options.sequential
+    report = options.sequential
       ? await runSequential(plans, task, runOptions)
       : await runConcurrent(plans, task, { ...runOptions, limit });
   } finally {
     await manifest.flush().catch(() => undefined);
   }
+  // The run's outcome matters more than its report: a full disk fails the report, not the run.
+  await appendRunReport(
+    options.outDir,
+    summarizeRun(report, {
+      backend: session.backend.kind,
+      collection: plans[0]?.collection ?? options.collection ?? DEFAULT_COLLECTION,
+      aoi: options.aoi.name,
+      scale: options.scale,
+    }),
+  ).catch((error: unknown) => {
+    console.warn(
+      `ee-snippets: could not write ${options.outDir}/report.json (${error instanceof Error ? error.message : String(error)}); the run itself finished.`,
+    );
+  });
+  return report;
 }
 
 /** The manifest parameters a snippet would be downloaded with (for audits and tests). */

@@ -5,15 +5,11 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { writeArrayBuffer } from "geotiff";
 import { PNG } from "pngjs";
+import { galleryHtml, geotiffThumbnail, imageTableHtml } from "../../src/display/gallery";
+import { figureBundle, plotlySource } from "../../src/display/output";
 import {
   clearRunHistory,
-  figureBundle,
-  galleryHtml,
-  geotiffThumbnail,
-  imageTableHtml,
   PlotInputError,
-  peakOverlap,
-  plotlySource,
   recordRun,
   runHistory,
   runHistoryFigure,
@@ -23,6 +19,7 @@ import {
   timelineFigure,
   wallTimeFigure,
 } from "../../src/display/plot";
+import { peakOverlap } from "../../src/display/timing";
 
 function run(
   mode: "sequential" | "concurrent",
@@ -122,6 +119,13 @@ test("runHistoryFigure plots every recorded run by mode, numbered in order", () 
   const byName = Object.fromEntries(figure.data.map((trace) => [trace.name, trace]));
   assert.deepEqual(byName.sequential.x, [1]);
   assert.deepEqual(byName.concurrent.x, [2, 3]);
+  recordRun({ ...concurrent, label: "x8, 20 m, 11 images" });
+  const labelled = runHistoryFigure(runHistory()).data.find((t) => t.name === "concurrent");
+  assert.equal(
+    labelled?.text?.at(-1),
+    "x8, 20 m, 11 images",
+    "a run's label is shown on the chart",
+  );
   clearRunHistory();
   assert.equal(runHistory().length, 0);
 });

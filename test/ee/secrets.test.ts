@@ -30,6 +30,7 @@ async function closedPortUrl(): Promise<string> {
 
 describe("no secret in any failure", () => {
   let tokens: TokenServer;
+  let strict: TokenServer;
   let ee: FakeEarthEngine;
   let key: ReturnType<typeof writeServiceAccountKey>;
   let dir: string;
@@ -38,6 +39,10 @@ describe("no secret in any failure", () => {
 
   before(async () => {
     tokens = await startTokenServer({ refreshToken: "some-other-refresh-token" });
+    strict = await startTokenServer({
+      refreshToken: "some-other-refresh-token",
+      clientId: "another-client-id",
+    });
     key = writeServiceAccountKey(tokens.url);
     tokens.publicKeyPem = key.publicKeyPem;
     ee = await startFakeEarthEngine({
@@ -51,6 +56,7 @@ describe("no secret in any failure", () => {
   });
   after(async () => {
     await tokens.close();
+    await strict.close();
     await ee.close();
     rmSync(key.dir, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
@@ -78,7 +84,15 @@ describe("no secret in any failure", () => {
     refresh_token: REFRESH_TOKEN,
   };
 
-  type Case = { name: string; env: () => Record<string, string>; mode?: TokenServer["mode"] };
+  type Case = {
+    name: string;
+    env: () => Record<string, string>;
+    mode?: TokenServer["mode"];
+    /** Named error the path must give. */
+    expect?: RegExp;
+    /** GCE_METADATA_HOST in the process environment, where google-auth-library reads it. */
+    metadataHost?: () => string;
+  };
   const cases: Case[] = [
     {
       name: "raw token refused by Earth Engine (401)",
@@ -216,6 +230,68 @@ describe("no secret in any failure", () => {
       }),
     },
     {
+      name: "key JSON in EE_SERVICE_ACCOUNT_KEY, truncated",
+      expect:
+        /^CredentialsError: The service account key JSON in EE_SERVICE_ACCOUNT_KEY is not valid JSON/,
+      env: () => ({
+        HOME: home(),
+        EE_PROJECT: "p-test",
+        EE_SERVICE_ACCOUNT_KEY: `{"type":"service_account","private_key":${JSON.stringify(key.privateKeyPem)}, "client_`,
+      }),
+    },
+    {
+      name: "token endpoint refusing the client (401)",
+      expect: /^TokenRefusedError: .*HTTP 401, invalid_client/,
+      env: () => ({
+        HOME: home(),
+        EE_PROJECT: "p-test",
+        EE_API_URL: ee.url,
+        EE_TOKEN_URI: strict.url,
+        GOOGLE_APPLICATION_CREDENTIALS: writeJson("adc-401.json", {
+          ...userAdc,
+          refresh_token: "some-other-refresh-token",
+        }),
+      }),
+    },
+    {
+      name: "external_account whose STS refuses the subject token",
+      expect: /^TokenRefusedError: The token endpoint http:\/\/127\.0\.0\.1:\d+\/token refused/,
+      env: () => ({
+        HOME: home(),
+        EE_PROJECT: "p-test",
+        EE_API_URL: ee.url,
+        GOOGLE_APPLICATION_CREDENTIALS: writeJson("external.json", {
+          type: "external_account",
+          audience:
+            "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
+          subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+          token_url: tokens.url,
+          credential_source: { file: writeJson("subject.txt", REFRESH_TOKEN) },
+        }),
+      }),
+    },
+    {
+      name: "metadata server absent",
+      expect:
+        /^TokenEndpointError: Could not get a token for the metadata server's service account/,
+      metadataHost: () => deadUrl.replace("http://", ""),
+      env: () => ({
+        HOME: home(),
+        EE_PROJECT: "p-test",
+        EE_API_URL: ee.url,
+        GCE_METADATA_HOST: deadUrl.replace("http://", ""),
+      }),
+    },
+    {
+      name: "GCE_METADATA_HOST only in .env",
+      expect: /^CredentialsError: GCE_METADATA_HOST is set in \.env.*export it in the shell/,
+      env: () => ({
+        HOME: home(),
+        EE_PROJECT: "p-test",
+        GCE_METADATA_HOST: "127.0.0.1:9",
+      }),
+    },
+    {
       name: "plain-http token endpoint off loopback",
       env: () => ({
         HOME: home({ refresh_token: REFRESH_TOKEN, client_secret: CLIENT_SECRET }),
@@ -234,6 +310,8 @@ describe("no secret in any failure", () => {
       console.warn = capture;
       console.error = capture;
       tokens.mode = c.mode ?? "ok";
+      const savedHost = process.env.GCE_METADATA_HOST;
+      if (c.metadataHost) process.env.GCE_METADATA_HOST = c.metadataHost();
       let caught: unknown;
       try {
         const session = await connect({ env: c.env() });
@@ -243,10 +321,13 @@ describe("no secret in any failure", () => {
       } finally {
         Object.assign(console, saved);
         tokens.mode = "ok";
+        if (savedHost === undefined) delete process.env.GCE_METADATA_HOST;
+        else process.env.GCE_METADATA_HOST = savedHost;
       }
       assert.ok(caught instanceof Error, "the path must fail");
       if (process.env.SHOW_MESSAGES) saved.log(`[${c.name}] ${caught.name}: ${caught.message}`);
       assert.ok(caught.message.length > 40, "with a message that explains");
+      if (c.expect) assert.match(`${caught.name}: ${caught.message}`, c.expect);
       const everything = [
         caught.message,
         caught.stack ?? "",

@@ -68,7 +68,7 @@ test("notebooks/src is a relative symlink to ../src (tslab only sees the noteboo
   const link = join(NOTEBOOKS, "src");
   assert.ok(lstatSync(link).isSymbolicLink());
   assert.equal(readlinkSync(link), "../src");
-  assert.ok(existsSync(join(link, "plot.ts")));
+  assert.ok(existsSync(join(link, "index.ts")), "./src/index resolves through the link");
 });
 
 describe("download_s2_snippets.ipynb", () => {
@@ -96,21 +96,87 @@ describe("download_s2_snippets.ipynb", () => {
     assert.match(exported, /Plotly\.newPlot/, "the HTML export keeps the plots' scripts");
   });
 
-  test("writes decodable GeoTIFFs and a summary with both wall times", async () => {
+  test("the library's report.json has both runs; the notebook has no summary cell for scripts", async () => {
     assert.ok(notebook, "the notebook ran");
-    const summary = JSON.parse(readFileSync(join(outDir, "summary.json"), "utf8")) as {
-      images: number;
-      downloaded: number;
-      failed: number;
-      sequentialMs: number;
-      concurrentMs: number;
-      files: string[];
+    const { runs } = JSON.parse(readFileSync(join(outDir, "report.json"), "utf8")) as {
+      runs: { mode: string; images: number; failed: number; wallMs: number; files: string[] }[];
     };
-    assert.ok(summary.images > 0);
-    assert.equal(summary.failed, 0);
-    assert.equal(summary.files.length, summary.images);
-    assert.ok(summary.sequentialMs > 0 && summary.concurrentMs > 0);
-    for (const file of summary.files) await assertGeoTiff(file);
+    assert.deepEqual(
+      runs.map((run) => run.mode),
+      ["sequential", "concurrent"],
+    );
+    for (const run of runs) {
+      assert.ok(run.images > 0);
+      assert.equal(run.failed, 0);
+      assert.equal(run.files.length, run.images);
+      assert.ok(run.wallMs > 0);
+    }
+    for (const file of runs[1].files) await assertGeoTiff(file);
+    const code = notebook.cells
+      .filter((cell) => cell.cell_type === "code")
+      .map((cell) => textOf(cell.source));
+    assert.ok(
+      !code.some((source) => /summary\.json|writeFileSync/.test(source)),
+      "no script plumbing",
+    );
+  });
+
+  test("Setup reconnects on rerun and says which backend is live; timing cells read the parameters", () => {
+    assert.ok(notebook, "the notebook ran");
+    const code = notebook.cells.filter((cell) => cell.cell_type === "code");
+    const setup = code.find((cell) => textOf(cell.source).includes("reconnect("));
+    assert.ok(setup, "Setup calls reconnect (a changed .env takes effect on rerun)");
+    assert.match(
+      (setup.outputs ?? []).map((output) => textOf(output.text)).join(""),
+      /using the local Earth Engine emulator/,
+      "the banner names the live backend",
+    );
+    const params = textOf(code[0].source);
+    assert.match(params, /START_DATE = "2024-01-01"/, "the tutorial's dates by default");
+    assert.match(params, /END_DATE = "2024-07-31"/);
+    assert.match(params, /tutorial uses 2/, "the scale says why it is not the tutorial's 2 m");
+    // Each timing cell reads SCALE and LIMIT itself, not an object captured in an earlier cell.
+    for (const cell of code.filter((c) => textOf(c.source).includes("downloadSnippets(session"))) {
+      assert.match(textOf(cell.source), /scale: SCALE/);
+    }
+    const history = plotOutputs(notebook).at(-1)?.data?.[PLOTLY] as {
+      data: { text?: unknown[] }[];
+    };
+    const labels = history.data.flatMap((trace) => trace.text ?? []).map(String);
+    assert.ok(
+      labels.some((label) => /^sequential, 20 m, \d+ images$/.test(label)),
+      `run history labels carry scale and image count: ${labels.join(" | ")}`,
+    );
+    assert.ok(
+      labels.some((label) => /^x8, 20 m, \d+ images$/.test(label)),
+      "and the limit",
+    );
+  });
+
+  test("the size estimate is the library's, and the first cell states the real cell order", () => {
+    assert.ok(notebook, "the notebook ran");
+    const estimate = outputs(notebook).find(({ output }) =>
+      /snippets of \d+x\d+ px/.test(textOf(output.text)),
+    );
+    assert.ok(estimate, "estimateSnippetBytes' text is printed");
+    const intro = textOf(notebook.cells[0].source);
+    assert.doesNotMatch(intro, /in any\s+order/);
+    assert.match(intro, /top to bottom/);
+    const changes = notebook.cells.find((cell) =>
+      textOf(cell.source).includes("## What this port changes"),
+    );
+    assert.ok(changes, "the notebook has the table of what the port changes");
+    for (const topic of [
+      "S2_SR",
+      "2 m",
+      "computePixels",
+      "UTM",
+      "LIMIT",
+      "unmask(-1)",
+      "0000ffff",
+    ]) {
+      assert.ok(textOf(changes.source).includes(topic), `the table covers ${topic}`);
+    }
   });
 });
 

@@ -144,7 +144,11 @@ export function assertSameRaster(actual: Raster, expected: Raster, label: string
 /** Names in a directory that are neither final snippets nor the manifest (temporaries). */
 export async function strayFiles(dir: string): Promise<string[]> {
   const names = await readdir(dir);
-  return names.filter((name) => !/^[^.][^/]*_L2A\.tif$/.test(name) && name !== "manifest.json");
+  // manifest.json and report.json are the run's records, written beside the snippets.
+  return names.filter(
+    (name) =>
+      !/^[^.][^/]*_L2A\.tif$/.test(name) && name !== "manifest.json" && name !== "report.json",
+  );
 }
 
 /** Makes V8's gc callable without starting node with --expose-gc. */

@@ -49,3 +49,87 @@ export function redact(text: string, secrets: readonly (string | undefined)[] = 
   for (const shape of SECRET_SHAPES) out = out.replace(shape, "[redacted]");
   return out;
 }
+
+interface LibraryFailure {
+  message?: unknown;
+  code?: unknown;
+  status?: unknown;
+  cause?: unknown;
+  config?: { url?: unknown };
+  response?: { status?: unknown; data?: unknown; config?: { url?: unknown } };
+}
+
+/** The endpoint's own reason, from OAuth ({error, error_description}) or Google ({error:{message}}) bodies. */
+function reasonOf(data: unknown): string {
+  if (typeof data === "string") return data.slice(0, 300);
+  if (typeof data !== "object" || data === null) return "";
+  const body = data as { error?: unknown; error_description?: unknown };
+  if (typeof body.error === "object" && body.error !== null) {
+    const inner = body.error as { status?: unknown; message?: unknown };
+    return [inner.status, inner.message].filter((part) => typeof part === "string").join(": ");
+  }
+  return [body.error, body.error_description].filter((part) => typeof part === "string").join(": ");
+}
+
+function endpointOf(failure: LibraryFailure): string {
+  const raw = failure.response?.config?.url ?? failure.config?.url;
+  if (raw === undefined) return "the token endpoint";
+  try {
+    const url = new URL(String(raw));
+    // The query of a metadata-server request names scopes only, but a path is enough to fix it.
+    return `the token endpoint ${url.origin}${url.pathname}`;
+  } catch {
+    return "the token endpoint";
+  }
+}
+
+/**
+ * Turns a google-auth-library failure into our named error: the endpoint's status and reason
+ * with the fix, never the library error itself (its request config holds the assertion or the
+ * refresh token, so it is not kept even as a cause).
+ */
+export function explainTokenFailure(
+  error: unknown,
+  label: string,
+  options: { fixWhenRefused?: string; secrets?: readonly string[] } = {},
+): CredentialsError {
+  if (error instanceof CredentialsError) return error;
+  const failure = (typeof error === "object" && error !== null ? error : {}) as LibraryFailure;
+  const secrets = options.secrets ?? [];
+  const status = Number(failure.response?.status ?? failure.status ?? 0);
+  const endpoint = endpointOf(failure);
+  const fix =
+    options.fixWhenRefused ??
+    "check the credential, or create it again (see .env.example for the kinds).";
+  if (status >= 400 && status < 500) {
+    const reason = reasonOf(failure.response?.data);
+    return new TokenRefusedError(
+      redact(
+        `${endpoint[0]?.toUpperCase()}${endpoint.slice(1)} refused ${label} (HTTP ${status}` +
+          `${reason ? `, ${reason}` : ""}): ${fix}`,
+        secrets,
+      ),
+      status,
+    );
+  }
+  if (status >= 500) {
+    const reason = reasonOf(failure.response?.data);
+    return new TokenEndpointError(
+      redact(
+        `${endpoint[0]?.toUpperCase()}${endpoint.slice(1)} failed while issuing a token for ` +
+          `${label} (HTTP ${status}${reason ? `, ${reason}` : ""}): this is on the server's ` +
+          "side; try again in a few minutes.",
+        secrets,
+      ),
+    );
+  }
+  const code = typeof failure.code === "string" ? failure.code : undefined;
+  const message = typeof failure.message === "string" ? failure.message.split("\n")[0] : "";
+  return new TokenEndpointError(
+    redact(
+      `Could not get a token for ${label} from ${endpoint} (${code ?? message ?? "no answer"}): ` +
+        "check the network connection and the endpoint URL.",
+      secrets,
+    ),
+  );
+}

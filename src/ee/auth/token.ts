@@ -1,21 +1,16 @@
 /**
- * Access tokens that stay valid: fetched once, reused until shortly before expiry, then
- * refreshed by exactly one request however many callers are waiting (a burst of 40 tile
- * requests must not send 40 refreshes to the token endpoint).
+ * Access tokens for a session. google-auth-library issues and caches them and refreshes them
+ * before expiry; this wrapper adds what a notebook needs on top: concurrent callers share one
+ * request, a failed refresh keeps the still-valid token, every new token is handed on (to the
+ * official client), and failures become our named errors without secrets.
  */
-import { CredentialsError } from "./errors";
+import { CredentialsError, explainTokenFailure } from "./errors";
 
 export interface AccessToken {
   /** The bearer token. Never log it. */
   accessToken: string;
   /** When it stops working, in ms since the epoch (Date.now() clock). */
   expiresAt: number;
-}
-
-/** What a token endpoint returned: a token and its lifetime. */
-export interface IssuedToken {
-  accessToken: string;
-  expiresInSeconds: number;
 }
 
 /** Where credentials came from, for banners and error messages (names and paths only). */
@@ -25,7 +20,8 @@ export interface CredentialSource {
     | "access-token"
     | "application-default"
     | "earthengine-credentials"
-    | "gcloud";
+    | "gcloud"
+    | "metadata-server";
   /** e.g. "service account key /path/key.json (EE_SERVICE_ACCOUNT_KEY)". */
   label: string;
   /** The credentials file, when there is one. */
@@ -34,30 +30,38 @@ export interface CredentialSource {
 
 export interface TokenProvider {
   readonly source: CredentialSource;
-  /** A token valid for at least the refresh margin; refreshes when needed. */
+  /** A valid token; refreshed by the library when it nears expiry. */
   getToken(signal?: AbortSignal): Promise<AccessToken>;
-  /** Token fetches so far (for tests and diagnostics). */
+  /** New tokens received so far (for tests and diagnostics). */
   readonly refreshes: number;
 }
 
 export interface RefreshOptions {
   /**
-   * Refresh this long before expiry; default 5 minutes, capped at a quarter of the token's
-   * lifetime so short-lived tokens (tests use seconds) are still used for most of their life.
+   * Refresh this long before expiry; default 5 minutes (the library's own default), capped
+   * at a quarter of the token's lifetime so short-lived tokens are used for most of their life.
    */
   marginMs?: number;
-  /** Clock, for tests. */
-  now?: () => number;
   /** Called with every new token, e.g. to hand it to the Earth Engine client. */
   onRefresh?: (token: AccessToken) => void;
   /** Non-fatal problems (a failed refresh while the old token still works). */
   warn?: (message: string) => void;
-  /** Longest a token request may take; default 30 s. */
-  timeoutMs?: number;
+  /** What to do when the token endpoint refuses the credential. */
+  fixWhenRefused?: string;
+  /** Values that must never appear in a message (refresh tokens, client secrets). */
+  secrets?: readonly string[];
+}
+
+/** The part of google-auth-library's AuthClient this module uses. */
+export interface LibraryClient {
+  getAccessToken(): Promise<{ token?: string | null }>;
+  credentials: { expiry_date?: number | null };
+  eagerRefreshThresholdMillis: number;
 }
 
 export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60_000;
-const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;
+/** Google access tokens live an hour; assume that when a credential does not say. */
+const DEFAULT_LIFETIME_MS = 60 * 60_000;
 
 function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
@@ -84,38 +88,21 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
   });
 }
 
-interface HeldToken {
-  readonly accessToken: string;
-  readonly expiresAt: number;
-  refreshAt: number;
-}
-
-/** A provider over any token-issuing function (service account, refresh token). */
-export class RefreshingTokenProvider implements TokenProvider {
+/** A provider over any google-auth-library client (service account, user, external, metadata). */
+export class LibraryTokenProvider implements TokenProvider {
   readonly source: CredentialSource;
-  // Private fields keep tokens out of util.inspect / notebook display of the provider.
-  readonly #issue: (signal: AbortSignal) => Promise<IssuedToken>;
-  readonly #marginMs: number;
-  readonly #now: () => number;
-  readonly #onRefresh?: (token: AccessToken) => void;
-  readonly #warn: (message: string) => void;
-  readonly #timeoutMs: number;
-  #current?: HeldToken;
+  // Private fields keep the client (and its tokens) out of util.inspect / notebook display.
+  readonly #client: LibraryClient;
+  readonly #options: RefreshOptions;
+  #current?: AccessToken;
   #pending?: Promise<AccessToken>;
   #refreshes = 0;
 
-  constructor(
-    source: CredentialSource,
-    issue: (signal: AbortSignal) => Promise<IssuedToken>,
-    options: RefreshOptions = {},
-  ) {
+  constructor(source: CredentialSource, client: LibraryClient, options: RefreshOptions = {}) {
     this.source = source;
-    this.#issue = issue;
-    this.#marginMs = options.marginMs ?? DEFAULT_REFRESH_MARGIN_MS;
-    this.#now = options.now ?? Date.now;
-    this.#onRefresh = options.onRefresh;
-    this.#warn = options.warn ?? ((message) => console.warn(message));
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS;
+    this.#client = client;
+    this.#options = options;
+    client.eagerRefreshThresholdMillis = options.marginMs ?? DEFAULT_REFRESH_MARGIN_MS;
   }
 
   get refreshes(): number {
@@ -124,60 +111,66 @@ export class RefreshingTokenProvider implements TokenProvider {
 
   getToken(signal?: AbortSignal): Promise<AccessToken> {
     const current = this.#current;
-    if (current && this.#now() < current.refreshAt) {
-      return Promise.resolve({ accessToken: current.accessToken, expiresAt: current.expiresAt });
-    }
+    const margin = this.#client.eagerRefreshThresholdMillis;
+    if (current && Date.now() < current.expiresAt - margin) return Promise.resolve(current);
+    // One library call at a time: a burst of 40 tile requests sends one refresh, not 40.
     if (!this.#pending) {
-      this.#pending = this.#refresh().finally(() => {
+      this.#pending = this.#fetch().finally(() => {
         this.#pending = undefined;
       });
     }
     return raceAbort(this.#pending, signal);
   }
 
-  async #refresh(): Promise<AccessToken> {
-    // The refresh is shared, so no single caller's signal may cancel it; a timeout bounds it.
-    const signal = AbortSignal.timeout(this.#timeoutMs);
-    this.#refreshes += 1;
-    let issued: IssuedToken;
+  async #fetch(): Promise<AccessToken> {
+    let token: string | null | undefined;
     try {
-      issued = await this.#issue(signal);
+      token = (await this.#client.getAccessToken()).token;
     } catch (error) {
+      const explained = explainTokenFailure(error, this.source.label, this.#options);
       const current = this.#current;
-      const now = this.#now();
-      if (current && now < current.expiresAt) {
-        // Still valid: keep working on it, and retry later rather than on every call.
-        current.refreshAt = now + Math.min(30_000, (current.expiresAt - now) / 2);
-        this.#warn(
-          `ee-snippets: could not refresh the access token from ${this.source.label}; ` +
-            `using the current one until it expires (${error instanceof Error ? error.message : String(error)}).`,
+      if (current && Date.now() < current.expiresAt) {
+        // Still valid: keep working on it; the next call after the margin tries again.
+        (this.#options.warn ?? console.warn)(
+          `ee-snippets: could not refresh the access token from ${this.source.label}; using ` +
+            `the current one until it expires (${explained.message}).`,
         );
-        return { accessToken: current.accessToken, expiresAt: current.expiresAt };
+        return current;
       }
-      throw error;
+      throw explained;
     }
-    if (!(issued.expiresInSeconds > 0)) {
+    if (!token) {
       throw new CredentialsError(
-        `The token from ${this.source.label} has no lifetime (expires_in ${issued.expiresInSeconds}).`,
+        `${this.source.label} produced no access token: check the credential, or use another ` +
+          "(see .env.example).",
       );
     }
-    const issuedAt = this.#now();
-    const lifetimeMs = issued.expiresInSeconds * 1000;
-    const margin = Math.min(this.#marginMs, lifetimeMs / 4);
-    const token: HeldToken = {
-      accessToken: issued.accessToken,
-      expiresAt: issuedAt + lifetimeMs,
-      refreshAt: issuedAt + lifetimeMs - margin,
-    };
-    this.#current = token;
-    const result = { accessToken: token.accessToken, expiresAt: token.expiresAt };
-    this.#onRefresh?.(result);
+    if (token === this.#current?.accessToken) return this.#current;
+    const now = Date.now();
+    const expiresAt = this.#client.credentials.expiry_date ?? now + DEFAULT_LIFETIME_MS;
+    const margin = Math.min(
+      this.#options.marginMs ?? DEFAULT_REFRESH_MARGIN_MS,
+      (expiresAt - now) / 4,
+    );
+    // The library refreshes inside this window; short test tokens need a proportionate one.
+    this.#client.eagerRefreshThresholdMillis = Math.max(0, margin);
+    const result = { accessToken: token, expiresAt };
+    this.#current = result;
+    this.#refreshes += 1;
+    this.#options.onRefresh?.(result);
     return result;
   }
 }
 
 /** Google access tokens live one hour; a raw token's age is unknown, so assume it is fresh. */
 export const RAW_TOKEN_ASSUMED_LIFETIME_MS = 60 * 60_000;
+
+/** Says that EE_ACCESS_TOKEN cannot be refreshed and what to do instead. */
+export const RAW_TOKEN_EXPIRED_FIX =
+  "EE_ACCESS_TOKEN is a raw access token: it cannot be refreshed and Google access tokens " +
+  "last at most an hour. Put a fresh token in .env (e.g. `gcloud auth print-access-token`) and " +
+  "connect again, or configure a refreshing credential (EE_SERVICE_ACCOUNT_KEY or Application " +
+  "Default Credentials).";
 
 /**
  * A raw access token (EE_ACCESS_TOKEN): it cannot be refreshed, so once an hour has passed
@@ -194,7 +187,7 @@ export class StaticTokenProvider implements TokenProvider {
   constructor(
     source: CredentialSource,
     token: string,
-    options: Pick<RefreshOptions, "now" | "warn"> = {},
+    options: { now?: () => number; warn?: (message: string) => void } = {},
   ) {
     this.source = source;
     this.#token = token;
@@ -220,10 +213,8 @@ export class StaticTokenProvider implements TokenProvider {
       if (!this.#warned) {
         this.#warned = true;
         this.#warn(
-          "ee-snippets: EE_ACCESS_TOKEN was read over an hour ago and Google access tokens " +
-            "last at most an hour, so Earth Engine will soon answer 401: put a fresh token in " +
-            ".env (e.g. `gcloud auth print-access-token`) and connect again, or configure a " +
-            "refreshing credential (EE_SERVICE_ACCOUNT_KEY or Application Default Credentials).",
+          "ee-snippets: EE_ACCESS_TOKEN was read over an hour ago, so Earth Engine will soon " +
+            `answer 401. ${RAW_TOKEN_EXPIRED_FIX.replace("EE_ACCESS_TOKEN is", "It is")}`,
         );
       }
       // Keep handing it out: the server, not a guess, decides when it is dead.

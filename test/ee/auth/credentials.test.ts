@@ -3,16 +3,17 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createTokenProvider, findCredentials } from "../../../src/ee/auth/credentials";
+import {
+  createTokenProvider,
+  EARTHENGINE_PYTHON_CLIENT_ID,
+  EARTHENGINE_PYTHON_CLIENT_SECRET,
+  findCredentials,
+} from "../../../src/ee/auth/credentials";
 import {
   CredentialsError,
   TokenEndpointError,
   TokenRefusedError,
 } from "../../../src/ee/auth/errors";
-import {
-  EARTHENGINE_PYTHON_CLIENT_ID,
-  EARTHENGINE_PYTHON_CLIENT_SECRET,
-} from "../../../src/ee/auth/user";
 import { type Env, parseConfig } from "../../../src/ee/config";
 import { startTokenServer, type TokenServer, writeServiceAccountKey } from "./token-server";
 
@@ -57,7 +58,10 @@ describe("service account keys", () => {
     assert.equal(token.accessToken, "issued-token-1");
     const claims = server.claims.at(-1);
     assert.equal(claims?.iss, key.clientEmail);
-    assert.equal(claims?.aud, server.url);
+    // google-auth-library addresses every assertion to Google's endpoint; the key's token_uri
+    // decides only where it is sent (this server verified and counted it).
+    assert.equal(claims?.aud, "https://oauth2.googleapis.com/token");
+    assert.equal(server.claims.length, 1);
     assert.equal(
       claims?.scope,
       "https://www.googleapis.com/auth/earthengine https://www.googleapis.com/auth/cloud-platform",
@@ -184,8 +188,8 @@ describe("broken key files", () => {
     const config = configFor({ HOME: tempHome(), EE_SERVICE_ACCOUNT_KEY: file });
     const source = findCredentials(config);
     assert.ok(source);
-    const provider = await createTokenProvider(source, config);
-    await assert.rejects(provider.getToken(), /not HTTPS/);
+    // Refused while reading the key, before any request could carry the assertion.
+    await assert.rejects(createTokenProvider(source, config), /not HTTPS/);
   });
 });
 
@@ -276,11 +280,21 @@ describe("refresh-token credentials", () => {
 
   it("refuses ADC types it cannot use, naming the supported ones", async () => {
     const home = tempHome();
+    const file = join(home, "gdch.json");
+    writeFileSync(file, JSON.stringify({ type: "gdch_service_account", audience: "x" }));
+    await assert.rejects(
+      tokenFor({ HOME: home, GOOGLE_APPLICATION_CREDENTIALS: file }),
+      /type "gdch_service_account"; supported are "service_account", "authorized_user", "external_account", "impersonated_service_account"/,
+    );
+  });
+
+  it("names what an incomplete external_account file lacks", async () => {
+    const home = tempHome();
     const file = join(home, "external.json");
     writeFileSync(file, JSON.stringify({ type: "external_account", audience: "x" }));
     await assert.rejects(
       tokenFor({ HOME: home, GOOGLE_APPLICATION_CREDENTIALS: file }),
-      /type "external_account"; supported are "service_account" and "authorized_user"/,
+      /external_account\) needs audience, token_url and credential_source/,
     );
   });
 });

@@ -1,121 +1,129 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
+import { UserRefreshClient } from "google-auth-library";
+import { TokenRefusedError } from "../../../src/ee/auth/errors";
 import {
   type CredentialSource,
-  type IssuedToken,
-  RefreshingTokenProvider,
+  LibraryTokenProvider,
+  type RefreshOptions,
   StaticTokenProvider,
 } from "../../../src/ee/auth/token";
+import { startTokenServer, type TokenServer } from "./token-server";
 
-const source: CredentialSource = { kind: "service-account-key", label: "test key" };
+const source: CredentialSource = { kind: "earthengine-credentials", label: "test credentials" };
+const REFRESH = "token-test-refresh-SECRET-42";
 
 function fakeClock(start = 1_000_000) {
   let now = start;
   return { now: () => now, advance: (ms: number) => (now += ms) };
 }
 
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
+/** A google-auth-library user client whose token endpoint is the test's. */
+function providerFor(server: TokenServer, options: RefreshOptions = {}) {
+  const client = new UserRefreshClient({
+    clientId: "c",
+    clientSecret: "s",
+    refreshToken: REFRESH,
+    endpoints: { oauth2TokenUrl: server.url },
   });
-  return { promise, resolve, reject };
+  return new LibraryTokenProvider(source, client, { secrets: [REFRESH], ...options });
 }
 
-describe("RefreshingTokenProvider", () => {
+describe("LibraryTokenProvider over google-auth-library", () => {
+  let hour: TokenServer;
+  let short: TokenServer;
+  let slow: TokenServer;
+  before(async () => {
+    hour = await startTokenServer({ ttlSeconds: 3600, refreshToken: REFRESH });
+    short = await startTokenServer({ ttlSeconds: 2, refreshToken: REFRESH });
+    slow = await startTokenServer({ ttlSeconds: 3600, refreshToken: REFRESH, delayMs: 300 });
+  });
+  after(async () => {
+    await hour.close();
+    await short.close();
+    await slow.close();
+  });
+
   it("reuses a token until the refresh margin, then refreshes", async () => {
-    const clock = fakeClock();
-    let n = 0;
-    const provider = new RefreshingTokenProvider(
-      source,
-      async () => ({ accessToken: `t${++n}`, expiresInSeconds: 3600 }),
-      { now: clock.now },
-    );
-    assert.equal((await provider.getToken()).accessToken, "t1");
-    clock.advance(54 * 60_000); // 6 min left: outside the 5 min margin
-    assert.equal((await provider.getToken()).accessToken, "t1");
-    clock.advance(2 * 60_000); // 4 min left: inside
+    const provider = providerFor(short, { marginMs: 500 });
+    const first = await provider.getToken();
+    const issued = short.issued;
+    await sleep(1200); // 0.8 s left: outside the 0.5 s margin
+    assert.equal((await provider.getToken()).accessToken, first.accessToken);
+    assert.equal(short.issued, issued);
+    await sleep(400); // 0.4 s left: inside
     const refreshed = await provider.getToken();
-    assert.equal(refreshed.accessToken, "t2");
-    assert.equal(refreshed.expiresAt, clock.now() + 3600_000);
+    assert.notEqual(refreshed.accessToken, first.accessToken);
+    assert.ok(Math.abs(refreshed.expiresAt - (Date.now() + 2000)) < 300);
     assert.equal(provider.refreshes, 2);
+    assert.equal(short.issued, issued + 1);
   });
 
   it("caps the margin at a quarter of a short token's life", async () => {
-    const clock = fakeClock();
-    let n = 0;
-    const provider = new RefreshingTokenProvider(
-      source,
-      async () => ({ accessToken: `t${++n}`, expiresInSeconds: 2 }),
-      { now: clock.now },
-    );
-    await provider.getToken();
-    clock.advance(1400);
-    assert.equal((await provider.getToken()).accessToken, "t1");
-    clock.advance(200); // 1.6 s of 2 s: within the last quarter
-    assert.equal((await provider.getToken()).accessToken, "t2");
+    const provider = providerFor(short); // default margin: 5 minutes
+    const first = await provider.getToken();
+    await sleep(1300);
+    assert.equal((await provider.getToken()).accessToken, first.accessToken);
+    await sleep(400); // 1.7 s of 2 s: within the last quarter
+    assert.notEqual((await provider.getToken()).accessToken, first.accessToken);
   });
 
   it("sends one refresh for many concurrent callers", async () => {
-    const gate = deferred<IssuedToken>();
-    let calls = 0;
-    const provider = new RefreshingTokenProvider(source, () => {
-      calls += 1;
-      return gate.promise;
-    });
-    const waiting = Array.from({ length: 50 }, () => provider.getToken());
-    gate.resolve({ accessToken: "shared", expiresInSeconds: 3600 });
-    const tokens = await Promise.all(waiting);
-    assert.equal(calls, 1);
-    assert.ok(tokens.every((t) => t.accessToken === "shared"));
+    const provider = providerFor(slow);
+    const before = slow.issued;
+    const tokens = await Promise.all(Array.from({ length: 50 }, () => provider.getToken()));
+    assert.equal(slow.issued, before + 1);
+    assert.ok(tokens.every((t) => t.accessToken === tokens[0]?.accessToken));
   });
 
   it("keeps the current token when a refresh fails before expiry, then fails after", async () => {
-    const clock = fakeClock();
+    // A refusal (400) is not retried by the library, so it is settled within the last
+    // quarter (1 s) of a 4 s token; a 503 is retried for about 2 s.
+    const four = await startTokenServer({ ttlSeconds: 4, refreshToken: REFRESH });
+    after(() => four.close());
     const warnings: string[] = [];
-    let fail = false;
-    const provider = new RefreshingTokenProvider(
-      source,
-      async () => {
-        if (fail) throw new Error("endpoint down");
-        return { accessToken: "t1", expiresInSeconds: 3600 };
-      },
-      { now: clock.now, warn: (m) => warnings.push(m) },
-    );
-    await provider.getToken();
-    fail = true;
-    clock.advance(57 * 60_000);
-    assert.equal((await provider.getToken()).accessToken, "t1");
-    assert.match(warnings[0] ?? "", /could not refresh.*endpoint down/);
-    clock.advance(4 * 60_000); // expired
-    await assert.rejects(provider.getToken(), /endpoint down/);
+    const provider = providerFor(four, { warn: (m) => warnings.push(m) });
+    const first = await provider.getToken();
+    four.mode = "refuse";
+    try {
+      await sleep(3050);
+      const started = Date.now();
+      assert.equal((await provider.getToken()).accessToken, first.accessToken);
+      assert.ok(Date.now() - started < 900, "gave up before expiry");
+      assert.match(warnings[0] ?? "", /could not refresh.*HTTP 400, invalid_grant/);
+      await sleep(Math.max(0, 4100 - (Date.now() - started) - 3050)); // expired
+      await assert.rejects(provider.getToken(), (error: unknown) => {
+        assert.ok(error instanceof TokenRefusedError);
+        assert.match(error.message, /HTTP 400/);
+        assert.ok(!error.message.includes(REFRESH));
+        return true;
+      });
+    } finally {
+      four.mode = "ok";
+    }
   });
 
   it("lets one caller give up without cancelling the shared refresh", async () => {
-    const gate = deferred<IssuedToken>();
-    const provider = new RefreshingTokenProvider(source, () => gate.promise);
+    const provider = providerFor(slow);
     const controller = new AbortController();
     const impatient = provider.getToken(controller.signal);
     const patient = provider.getToken();
     controller.abort(new Error("user stopped"));
     await assert.rejects(impatient, /user stopped/);
-    gate.resolve({ accessToken: "late", expiresInSeconds: 3600 });
-    assert.equal((await patient).accessToken, "late");
+    assert.match((await patient).accessToken, /^issued-token-/);
   });
 
   it("hands every new token to onRefresh and never shows it when inspected", async () => {
     const seen: string[] = [];
-    const provider = new RefreshingTokenProvider(
-      source,
-      async () => ({ accessToken: "secret-value-123456", expiresInSeconds: 3600 }),
-      { onRefresh: (t) => seen.push(t.accessToken) },
-    );
+    const provider = providerFor(hour, { onRefresh: (t) => seen.push(t.accessToken) });
+    const token = await provider.getToken();
     await provider.getToken();
-    assert.deepEqual(seen, ["secret-value-123456"]);
-    assert.doesNotMatch(inspect(provider, { depth: 5, showHidden: true }), /secret-value/);
+    assert.deepEqual(seen, [token.accessToken]);
+    const shown = inspect(provider, { depth: 5, showHidden: true });
+    assert.ok(!shown.includes(token.accessToken));
+    assert.ok(!shown.includes(REFRESH));
   });
 });
 
