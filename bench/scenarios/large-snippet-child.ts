@@ -210,7 +210,7 @@ export async function measureLargeSnippet(
     const after = await transfer();
     global.gc?.();
     const stopPlainRss = rssSampler();
-    const plainStop = await measureWindow(apiUrl);
+    const plainStop = await measureWindow(emulatorAt(apiUrl));
     const plain = await downloadImage(session, image, join(dir, `large-${size}-plain.tif`), {
       region: aoi,
       scale: LARGE_SCALE,
