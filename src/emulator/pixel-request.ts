@@ -173,7 +173,7 @@ function applyVisualizationOptions(value: EeValue, raw: unknown): EeValue {
   const options = raw as {
     ranges?: { min?: number; max?: number }[];
     paletteColors?: string[];
-    gamma?: { value?: number };
+    gamma?: number | { value?: number };
   };
   const params: VisParams = {};
   if (Array.isArray(options.ranges) && options.ranges.length > 0) {
@@ -181,7 +181,9 @@ function applyVisualizationOptions(value: EeValue, raw: unknown): EeValue {
     params.max = options.ranges.map((r) => r.max ?? 1);
   }
   if (Array.isArray(options.paletteColors)) params.palette = options.paletteColors;
-  if (typeof options.gamma?.value === "number") params.gamma = options.gamma.value;
+  // The JS client sends gamma as a plain number (REST's double); an object form is read too.
+  if (typeof options.gamma === "number") params.gamma = options.gamma;
+  else if (typeof options.gamma?.value === "number") params.gamma = options.gamma.value;
   if (Object.keys(params).length === 0) return value;
   return new ImageValue(visualize(value.image, params));
 }
