@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Figure } from "./figure";
+import { libraryLoaderBundle, loadLibrary, type PageLibrary } from "./loader";
 
 /** The MIME bundle of one displayed figure: Plotly JSON for front ends with a Plotly renderer,
  * HTML + script for classic Notebook, JupyterLab and the HTML export, text everywhere else. */
@@ -61,7 +62,6 @@ export function displayBundle(bundle: MimeBundle): boolean {
 // Module state lives on globalThis: tslab recompiles and reloads src files when a cell
 // imports them again, which would reset a module-level flag.
 interface PlotGlobals {
-  plotlyShown?: boolean;
   figureCount?: number;
 }
 const STATE_KEY = "__eeSnippetsPlot";
@@ -125,7 +125,7 @@ export function figureBundle(figure: Figure, id?: string): FigureBundle {
  * not done so yet. Outside a kernel it prints the figure's summary.
  */
 export function show(figure: Figure): void {
-  if (inKernel() && !state().plotlyShown) loadPlotly();
+  if (inKernel()) loadPlotly();
   displayBundle(figureBundle(figure) as unknown as MimeBundle);
 }
 
@@ -140,26 +140,17 @@ export function showHtml(html: string, text: string): void {
  * early cell; `show` calls it by itself if no cell did.
  */
 export function loadPlotly(): void {
-  if (displayBundle(plotlyLoaderBundle())) state().plotlyShown = true;
+  loadLibrary("Plotly", plotlyLibrary, displayBundle);
 }
 
 /** The loader output: plotly.js in a script, and a line saying it is loaded. */
 export function plotlyLoaderBundle(): MimeBundle {
-  const { source, version } = plotlySource();
-  // Hiding module/exports/define makes the UMD wrapper set window.Plotly even where a page
-  // has RequireJS (classic Notebook) or a CommonJS shim.
-  const html = `<script type="text/javascript">
-if (!window.Plotly) {
-(function (module, exports, define) {
-${source}
-}).call(window);
+  return libraryLoaderBundle(plotlyLibrary());
 }
-</script>
-<div class="ee-snippets-plotly-loader" style="color:#888;font-size:smaller">plotly.js ${version} loaded (offline, from plotly.js-dist)</div>`;
-  return {
-    "text/html": html,
-    "text/plain": `plotly.js ${version} loaded into the page (offline, from plotly.js-dist).`,
-  };
+
+function plotlyLibrary(): PageLibrary {
+  const { source, version } = plotlySource();
+  return { name: "plotly.js", version, from: "plotly.js-dist", global: "Plotly", script: source };
 }
 
 /**
