@@ -113,7 +113,9 @@ test("sceneMapSpec makes one tile layer per image through getMapId, with footpri
     );
   }
   // The footprint holds the AOI's centre.
-  const ring = (map.footprints?.[0] as { coordinates: number[][] }).coordinates;
+  const footprint = map.footprints?.[0] as { coordinates: number[][] } | undefined;
+  assert.ok(footprint, "a footprint per image");
+  const ring = footprint.coordinates;
   const lons = ring.map((p) => p[0]);
   const lats = ring.map((p) => p[1]);
   assert.ok(Math.min(...lons) < -82.435 && Math.max(...lons) > -82.435);
