@@ -35,6 +35,7 @@ def parse_args():
     parser.add_argument("--node", required=True, help="absolute path of node")
     parser.add_argument("--tslab", required=True, help="absolute path of this checkout's tslab")
     parser.add_argument("--global", dest="register_global", action="store_true", help="also make it the user's tslab kernel")
+    parser.add_argument("--data-dir", default=LOCAL_DATA, help=f"where this checkout's spec goes (default {LOCAL_DATA})")
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args()
 
@@ -80,9 +81,9 @@ def missing_programs(spec):
     return [arg for arg in argv[:2] if os.path.isabs(arg) and not os.path.exists(arg)]
 
 
-def global_spec_folder():
+def global_spec_folder(local_data):
     """The tslab spec Jupyter finds outside this checkout's own folder, or None."""
-    local = os.path.realpath(LOCAL_DATA)
+    local = os.path.realpath(local_data)
     for folder in jupyter_path("kernels"):
         if os.path.realpath(os.path.dirname(folder)) == local:
             continue
@@ -97,12 +98,12 @@ def main():
     say = (lambda message: None) if args.quiet else (lambda message: print(f"setup: {message}"))
     spec = spec_for(args.node, args.tslab)
 
-    local = os.path.join(LOCAL_DATA, "kernels", NAME)
+    local = os.path.join(args.data_dir, "kernels", NAME)
     if write_spec(local, spec):
         say(f"wrote this checkout's tslab kernel spec to {local} (used through JUPYTER_PATH)")
 
     user_folder = os.path.join(jupyter_data_dir(), "kernels", NAME)
-    found = global_spec_folder()
+    found = global_spec_folder(args.data_dir)
     if args.register_global:
         write_spec(user_folder, spec)
         # Always said: the user asked for it, and it replaces whatever was there.
