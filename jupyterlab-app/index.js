@@ -46,10 +46,19 @@ const pluginModules = [
 // MIME renderers are handed to the constructor rather than registered as plugins.
 const mimeModules = [import("@jupyterlab/json-extension")];
 
+// Plugins left out: the news announcements ask (in a toast over the notebook) to fetch from
+// /lab/api/news, a handler of the jupyterlab Python package, which this server does not have.
+const leftOut = new Set(["@jupyterlab/apputils-extension:announcements"]);
+
+function pluginsOf(module) {
+  const plugins = Array.isArray(module.default) ? module.default : [module.default];
+  return plugins.filter((plugin) => !leftOut.has(plugin.id));
+}
+
 window.addEventListener("load", async () => {
   await styles;
   const lab = new JupyterLab({ mimeExtensions: await Promise.all(mimeModules) });
-  lab.registerPluginModules(await Promise.all(pluginModules));
+  lab.registerPlugins((await Promise.all(pluginModules)).flatMap(pluginsOf));
   await lab.start();
   await lab.restored;
   // The browser test waits for this marker before it clicks anything.
