@@ -106,10 +106,12 @@ npm_install_in() {
     say "warning: $dir/node_modules is a link to $(readlink "$dir/node_modules") and does not match $dir/package-lock.json; run npm ci there"
   elif [ -f "$dir/package-lock.json" ]; then
     say "npm ci in $dir (node_modules does not match package-lock.json)"
-    (cd "$dir" && npm ci --no-audit --no-fund)
+    (cd "$dir" && npm ci --no-audit --no-fund) ||
+      fail "npm ci in $dir failed (see npm's messages above: is the npm registry reachable?)"
   else
     say "npm install in $dir (no package-lock.json)"
-    (cd "$dir" && npm install --no-audit --no-fund)
+    (cd "$dir" && npm install --no-audit --no-fund) ||
+      fail "npm install in $dir failed (see npm's messages above: is the npm registry reachable?)"
   fi
 }
 npm_install_in "$ROOT"
