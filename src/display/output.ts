@@ -171,7 +171,7 @@ export function plotlyLoaderBundle(): MimeBundle {
   for (var i = 0; i < packed.length; i++) bytes[i] = packed.charCodeAt(i);
   var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   window.__eeSnippetsPlotlyLoading = new Response(stream).text().then(function (source) {
-    (0, eval)("(function (module, exports, define) {\n" + source + "\n}).call(window);");
+    (0, eval)("(function (module, exports, define) {\\n" + source + "\\n}).call(window);");
   }).catch(function (error) {
     window.__eeSnippetsPlotlyLoading = undefined;
     say("plotly.js could not be unpacked: " + error);

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { Script } from "node:vm";
 import { gunzipSync } from "node:zlib";
 import { writeArrayBuffer } from "geotiff";
 import * as jpeg from "jpeg-js";
@@ -192,6 +193,11 @@ test("the plotly.js loader stores plotly.js gzipped in base64 and unpacks it in 
   assert.ok(packed, "the loader holds base64 text");
   assert.equal(gunzipSync(Buffer.from(packed, "base64")).toString("utf8"), source);
   assert.match(html, /new DecompressionStream\("gzip"\)/);
+  const script = html.slice(
+    html.indexOf(">", html.indexOf("<script")) + 1,
+    html.indexOf("</script"),
+  );
+  assert.doesNotThrow(() => new Script(script), "the loader script is valid JavaScript");
   assert.match(html, /ee-snippets-plotly-loader/);
   assert.equal(html.match(/<\/script/g)?.length, 1, "base64 cannot end the script early");
   // Measured: plotly.js-dist 3.1.1 minified is 4.88 MB, 1.96 MB gzipped in base64;
