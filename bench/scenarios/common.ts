@@ -11,7 +11,7 @@ import { projectUrl } from "../../src/ee/backend";
 import { withRetries } from "../../src/ee/retry";
 import type { Session } from "../../src/ee/session";
 import { eeRequest } from "../../src/ee/transport";
-import type { EmulatorStatus } from "../../src/emulator/index";
+import { type EmulatorStatus, emulatorStatus, resetEmulatorStats } from "../../src/emulator/index";
 import type { CostModel } from "../ideal";
 
 export type BenchMode = "smoke" | "quick" | "full";
@@ -90,26 +90,7 @@ export function sessionEmulator(session: Session): EmulatorHandle {
  * has no RunningEmulator); everything else reads the status through session.emulator.
  */
 export function emulatorAt(url: string): EmulatorHandle {
-  return {
-    url,
-    async status() {
-      const response = await fetch(`${url}/emulator/status`);
-      if (!response.ok) {
-        throw new Error(
-          `GET ${url}/emulator/status answered HTTP ${response.status}: is this the emulator?`,
-        );
-      }
-      return (await response.json()) as EmulatorStatus;
-    },
-  };
-}
-
-export async function resetEmulatorStats(apiUrl: string): Promise<void> {
-  const response = await fetch(`${apiUrl}/emulator/reset-stats`, { method: "POST" });
-  if (!response.ok) {
-    throw new Error(`POST ${apiUrl}/emulator/reset-stats answered HTTP ${response.status}.`);
-  }
-  await response.arrayBuffer();
+  return { url, status: () => emulatorStatus(url) };
 }
 
 /** What happened at the emulator and in this process between start() and the returned stop(). */

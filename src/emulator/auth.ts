@@ -1,9 +1,22 @@
 /**
  * The emulator's auth mode, as Earth Engine answers it: no, malformed, unknown or expired
  * Bearer token -> 401 UNAUTHENTICATED; a valid token issued without an Earth Engine scope ->
- * 403 PERMISSION_DENIED. Messages are Google's own wording, which clients match on.
+ * 403 PERMISSION_DENIED. Messages are Google's own wording, which clients match on. Tokens
+ * are static ones from the options or ones the token endpoint issued; with no tokens,
+ * refresh token or key configured, the emulator is open.
  */
+import type http from "node:http";
 import { EeApiError } from "./errors";
+
+export interface AuthOptions {
+  /** Static tokens accepted as `Authorization: Bearer <token>`, for ever and with every scope. */
+  accessTokens?: string[];
+  /** The refresh token POST /token accepts (grant_type=refresh_token). */
+  refreshToken?: string;
+  /** PEM public key that verifies service-account JWT assertions (RS256). */
+  serviceAccountPublicKeyPem?: string;
+  tokenTtlSeconds?: number;
+}
 
 export const UNAUTHENTICATED_MESSAGE =
   "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
@@ -24,30 +37,40 @@ export interface IssuedToken {
   scopes?: string[];
 }
 
-export interface BearerPolicy {
-  /** Static tokens accepted for ever, with every scope. */
-  accessTokens?: readonly string[];
-}
+export class AccessTokens {
+  private readonly issued = new Map<string, IssuedToken>();
 
-/**
- * Throws Earth Engine's 401 or 403 for a request's Authorization header, or returns when the
- * token may call the API.
- */
-export function checkBearer(
-  header: string | undefined,
-  policy: BearerPolicy | undefined,
-  issued: ReadonlyMap<string, IssuedToken>,
-  now: number = Date.now(),
-): void {
-  const token = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
-  if (!token) throw new EeApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE);
-  if (policy?.accessTokens?.includes(token)) return;
-  const grant = issued.get(token);
-  if (!grant || grant.expiresAt <= now) {
-    throw new EeApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE);
+  constructor(readonly options: AuthOptions = {}) {}
+
+  get enabled(): boolean {
+    const auth = this.options;
+    return Boolean(
+      (auth.accessTokens?.length ?? 0) > 0 || auth.refreshToken || auth.serviceAccountPublicKeyPem,
+    );
   }
-  if (grant.scopes && !grant.scopes.some((scope) => EARTH_ENGINE_SCOPES.includes(scope))) {
-    throw new EeApiError(403, "PERMISSION_DENIED", INSUFFICIENT_SCOPES_MESSAGE);
+
+  get ttlSeconds(): number {
+    return this.options.tokenTtlSeconds ?? 3600;
+  }
+
+  /** Remembers a token the token endpoint issued, valid until `expiresAt` (ms since epoch). */
+  remember(token: string, expiresAt: number, scopes?: string[]): void {
+    this.issued.set(token, { expiresAt, scopes });
+  }
+
+  /** Throws Earth Engine's 401 or 403 unless the request carries a token that may call the API. */
+  authorize(req: http.IncomingMessage, now: number = Date.now()): void {
+    const header = req.headers.authorization;
+    const token = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
+    if (!token) throw new EeApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE);
+    if (this.options.accessTokens?.includes(token)) return;
+    const grant = this.issued.get(token);
+    if (!grant || grant.expiresAt <= now) {
+      throw new EeApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE);
+    }
+    if (grant.scopes && !grant.scopes.some((scope) => EARTH_ENGINE_SCOPES.includes(scope))) {
+      throw new EeApiError(403, "PERMISSION_DENIED", INSUFFICIENT_SCOPES_MESSAGE);
+    }
   }
 }
 

@@ -15,6 +15,7 @@ import {
   resolveCostModel,
   setPath,
 } from "./costs";
+import { READY_PREFIX } from "./protocol";
 import {
   checkRenderThreads,
   defaultRenderThreads,
@@ -22,9 +23,6 @@ import {
   type RenderThreadsError,
 } from "./render-pool";
 import { type AuthOptions, EmulatorServer } from "./server";
-
-/** The line startEmulator waits for; the JSON after it carries url, port and model. */
-export const READY_PREFIX = "EMULATOR_READY ";
 
 export interface CliOptions {
   port: number;

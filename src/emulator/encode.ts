@@ -5,16 +5,21 @@ import * as jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { crsFromCode } from "../core/crs";
 import { encodeNpy } from "../core/npy";
-import { allocateSamples } from "../core/samples";
+import {
+  allocateSamples,
+  commonSampleType,
+  INTEGER_RANGES,
+  isFloatType,
+  type SampleType,
+} from "../core/samples";
 import { encodeGeoTiff } from "../geotiff/encode";
-import type { SampleType } from "../geotiff/spec";
-import type { Grid, PixelTypeName, RenderedBand } from "./model";
-import { integerRange } from "./render";
+import { EmulatorInputError } from "./errors";
+import type { Grid, RenderedBand } from "./model";
 
 export type PixelFormat = "GEO_TIFF" | "NPY" | "PNG" | "JPEG";
 
 /** The bands cannot be written in the requested format; the server answers 400 with the message. */
-export class EncodeError extends Error {
+export class EncodeError extends EmulatorInputError {
   constructor(message: string) {
     super(message);
     this.name = "EncodeError";
@@ -48,41 +53,6 @@ export function encodePixels(bands: RenderedBand[], grid: Grid, format: PixelFor
 // ---------------------------------------------------------------------------------------
 // GeoTIFF
 
-const TYPE_ORDER: PixelTypeName[] = [
-  "uint8",
-  "int8",
-  "uint16",
-  "int16",
-  "uint32",
-  "int32",
-  "float32",
-  "float64",
-];
-
-/** One sample type for all bands (TIFF has one per file): the narrowest that holds every band. */
-export function commonSampleType(types: PixelTypeName[]): PixelTypeName {
-  if (types.every((t) => t === types[0])) return types[0];
-  if (types.includes("float64")) return "float64";
-  if (types.includes("float32")) {
-    // float32 holds integers up to 2^24 exactly: uint32/int32 bands need float64.
-    return types.some((t) => t === "int32" || t === "uint32") ? "float64" : "float32";
-  }
-  let lo = 0;
-  let hi = 0;
-  for (const t of types) {
-    const range = integerRange(t);
-    if (range) {
-      lo = Math.min(lo, range[0]);
-      hi = Math.max(hi, range[1]);
-    }
-  }
-  for (const t of TYPE_ORDER) {
-    const range = integerRange(t);
-    if (range && lo >= range[0] && hi <= range[1]) return t;
-  }
-  return "float64";
-}
-
 /**
  * The value masked pixels get, announced with GDAL_NODATA: 0 for unsigned types (their
  * minimum), the type's minimum for signed types (values from unmask(-1) stay valid), NaN for
@@ -90,9 +60,9 @@ export function commonSampleType(types: PixelTypeName[]): PixelTypeName {
  * paint() draws) reads as nodata in GDAL: Earth Engine's own downloads have the same
  * ambiguity, and the mask is still exact in PNG and in the NPY/GeoTIFF values.
  */
-export function nodataFor(type: PixelTypeName): number {
-  if (type === "float32" || type === "float64") return Number.NaN;
-  const range = integerRange(type);
+export function nodataFor(type: SampleType): number {
+  if (isFloatType(type)) return Number.NaN;
+  const range = INTEGER_RANGES[type];
   return range ? range[0] : 0;
 }
 

@@ -3,6 +3,7 @@
  * `{"error": {"code", "message", "status"}}`: the official client surfaces `message` only, so
  * messages carry everything a user needs (what failed and what to change).
  */
+import { UnsupportedCrsError } from "../core/crs";
 
 export type EeStatus =
   | "INVALID_ARGUMENT"
@@ -28,6 +29,33 @@ export class EeApiError extends Error {
   toJSON(): { error: { code: number; message: string; status: EeStatus } } {
     return { error: { code: this.httpStatus, message: this.message, status: this.status } };
   }
+}
+
+/**
+ * The base of every error that means "the request is wrong" (a bad band, grid, CRS, format):
+ * the server answers these 400 INVALID_ARGUMENT with the error's message, by class, whatever
+ * thread threw it. Subclasses keep their own names for logs and tests.
+ */
+export class EmulatorInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EmulatorInputError";
+  }
+}
+
+/**
+ * The request's fault as an EmulatorInputError, or undefined when `error` is not about input.
+ * Core's UnsupportedCrsError is shared with the product and cannot extend an emulator class,
+ * so it is adopted here: a CRS the emulator cannot project is a bad request too.
+ */
+export function asInputError(error: unknown): EmulatorInputError | undefined {
+  if (error instanceof EmulatorInputError) return error;
+  if (error instanceof UnsupportedCrsError) {
+    const adopted = new EmulatorInputError(error.message);
+    adopted.name = error.name;
+    return adopted;
+  }
+  return undefined;
 }
 
 /** A 400 for anything wrong with the request itself (Earth Engine's most common error). */

@@ -2,6 +2,7 @@
  * value:compute results: evaluated values in the JSON shapes Earth Engine's getInfo returns
  * (Image, ImageCollection, Feature, FeatureCollection, Projection, Date, ...).
  */
+import { INTEGER_RANGES } from "../core/samples";
 import { invalidArgument } from "./errors";
 import { materialize } from "./functions-collection";
 import {
@@ -28,15 +29,7 @@ function pixelType(band: BandInfo): Json {
     case "float64":
       return { type: "PixelType", precision: "double" };
     default: {
-      const natural: Record<string, [number, number]> = {
-        uint8: [0, 255],
-        int8: [-128, 127],
-        uint16: [0, 65535],
-        int16: [-32768, 32767],
-        int32: [-2147483648, 2147483647],
-        uint32: [0, 4294967295],
-      };
-      const [min, max] = band.range ?? natural[band.dataType];
+      const [min, max] = band.range ?? (INTEGER_RANGES[band.dataType] as readonly [number, number]);
       return { type: "PixelType", precision: "int", min, max };
     }
   }

@@ -6,9 +6,21 @@
 import { crsFromCode } from "../core/crs";
 import { assetNotFound, invalidArgument } from "./errors";
 import {
+  collection,
+  geometry,
+  image,
+  makeProjection,
+  numberList,
+  optionalNumber,
+  parseDate,
+  projection,
+  str,
+  stringList,
+  typeError,
+} from "./functions-args";
+import {
   elementGeometry,
   elementProperties,
-  geometryOf,
   materialize,
   narrowQuery,
   versionOf,
@@ -30,118 +42,14 @@ import {
   ReducerValue,
 } from "./functions-values";
 import * as images from "./image";
+import { clipToBoundsAndScale } from "./image-thumbnail";
+import { type VisParams, visualize } from "./image-visualize";
 import type { Geometry } from "./model";
 import { isSceneCollection, sceneFromIndex } from "./scenes";
 
+export { parseDate } from "./functions-args";
+
 export type Implementation = (args: Record<string, EeValue>) => EeValue;
-
-// ---------------------------------------------------------------------------------------
-// Argument coercion: messages follow Earth Engine's "Fn, argument 'x': Invalid type" form.
-
-function typeError(fn: string, arg: string, expected: string, value: EeValue): never {
-  const actual =
-    value === null
-      ? "null"
-      : Array.isArray(value)
-        ? "List"
-        : typeof value === "object"
-          ? value.constructor.name.replace(/Value$/, "")
-          : typeof value;
-  throw invalidArgument(
-    `${fn}, argument '${arg}': Invalid type.\nExpected type: ${expected}.\nActual type: ${actual}.`,
-  );
-}
-
-function image(fn: string, arg: string, value: EeValue): ImageValue {
-  if (value instanceof ImageValue) return value;
-  if (typeof value === "number") return new ImageValue(images.constantImage(value));
-  if (Array.isArray(value) && value.every((v) => typeof v === "number")) {
-    return new ImageValue(images.constantImage(value as number[]));
-  }
-  return typeError(fn, arg, "Image<unknown bands>", value);
-}
-
-function geometry(fn: string, arg: string, value: EeValue): Geometry {
-  if (value instanceof GeometryValue) return value.geometry;
-  const g = geometryOf(value);
-  if (g) return g;
-  return typeError(fn, arg, "Geometry", value);
-}
-
-function collection(fn: string, arg: string, value: EeValue): CollectionValue {
-  if (value instanceof CollectionValue) return value;
-  return typeError(fn, arg, "FeatureCollection", value);
-}
-
-function str(fn: string, arg: string, value: EeValue): string {
-  if (typeof value === "string") return value;
-  return typeError(fn, arg, "String", value);
-}
-
-function optionalNumber(fn: string, arg: string, value: EeValue): number | null {
-  if (value === null) return null;
-  if (typeof value === "number") return value;
-  return typeError(fn, arg, "Number", value);
-}
-
-function stringList(fn: string, arg: string, value: EeValue): string[] {
-  if (typeof value === "string") return [value];
-  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value as string[];
-  return typeError(fn, arg, "List<String>", value);
-}
-
-function numberList(fn: string, arg: string, value: EeValue): number[] | null {
-  if (value === null) return null;
-  if (Array.isArray(value) && value.every((v) => typeof v === "number")) return value as number[];
-  return typeError(fn, arg, "List<Float>", value);
-}
-
-function projection(fn: string, arg: string, value: EeValue): ProjectionValue {
-  if (value instanceof ProjectionValue) return value;
-  if (typeof value === "string") return makeProjection(value, null);
-  return typeError(fn, arg, "Projection", value);
-}
-
-function makeProjection(crs: string, transform: number[] | null): ProjectionValue {
-  try {
-    const parsed = crsFromCode(crs);
-    return new ProjectionValue(parsed.code, transform ?? [1, 0, 0, 0, 1, 0]);
-  } catch (error) {
-    throw invalidArgument(`Projection: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
-/** Earth Engine's date strings are UTC unless they say otherwise; JS would read some as local. */
-export function parseDate(fn: string, value: EeValue): number {
-  if (value instanceof DateValue) return value.ms;
-  if (typeof value === "number" && Number.isFinite(value)) return value;
-  if (typeof value === "string") {
-    const text = value.trim();
-    const m =
-      /^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
-        text,
-      );
-    if (m) {
-      const [, y, mo = "1", d = "1", h = "0", mi = "0", s = "0", frac = "", zone] = m;
-      const utc = Date.UTC(
-        Number(y),
-        Number(mo) - 1,
-        Number(d),
-        Number(h),
-        Number(mi),
-        Number(s),
-        Math.round(Number(`0${frac}`) * 1000),
-      );
-      if (!zone || zone === "Z") return utc;
-      const sign = zone.startsWith("-") ? -1 : 1;
-      const digits = zone.slice(1).replace(":", "");
-      return utc - sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
-    }
-  }
-  throw invalidArgument(
-    `${fn}: Unable to parse date ${JSON.stringify(value)}: use 'YYYY-MM-DD' or milliseconds since 1970.`,
-  );
-}
 
 function compareFilter(
   op: Extract<FilterNode, { leftField: string | null }>["op"],
@@ -427,15 +335,15 @@ export const FUNCTIONS: Record<string, Implementation> = {
   },
   "Image.visualize": (a) =>
     new ImageValue(
-      images.visualize(image("Image.visualize", "image", a.image).image, {
-        bands: (a.bands ?? undefined) as images.VisParams["bands"],
-        gain: (a.gain ?? undefined) as images.VisParams["gain"],
-        bias: (a.bias ?? undefined) as images.VisParams["bias"],
-        min: (a.min ?? undefined) as images.VisParams["min"],
-        max: (a.max ?? undefined) as images.VisParams["max"],
-        gamma: (a.gamma ?? undefined) as images.VisParams["gamma"],
-        opacity: (a.opacity ?? undefined) as images.VisParams["opacity"],
-        palette: (a.palette ?? undefined) as images.VisParams["palette"],
+      visualize(image("Image.visualize", "image", a.image).image, {
+        bands: (a.bands ?? undefined) as VisParams["bands"],
+        gain: (a.gain ?? undefined) as VisParams["gain"],
+        bias: (a.bias ?? undefined) as VisParams["bias"],
+        min: (a.min ?? undefined) as VisParams["min"],
+        max: (a.max ?? undefined) as VisParams["max"],
+        gamma: (a.gamma ?? undefined) as VisParams["gamma"],
+        opacity: (a.opacity ?? undefined) as VisParams["opacity"],
+        palette: (a.palette ?? undefined) as VisParams["palette"],
         forceRgbOutput: a.forceRgbOutput === true,
       }),
     ),
@@ -499,7 +407,7 @@ export const FUNCTIONS: Record<string, Implementation> = {
   "Image.clipToBoundsAndScale": (a) => {
     const fn = "Image.clipToBoundsAndScale";
     return new ImageValue(
-      images.clipToBoundsAndScale(image(fn, "input", a.input).image, {
+      clipToBoundsAndScale(image(fn, "input", a.input).image, {
         geometry: a.geometry === null ? undefined : geometry(fn, "geometry", a.geometry),
         width: optionalNumber(fn, "width", a.width) ?? undefined,
         height: optionalNumber(fn, "height", a.height) ?? undefined,

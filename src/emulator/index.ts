@@ -1,15 +1,20 @@
 /**
- * Starts the emulator as a child process (the official client's synchronous mode would
- * deadlock a server living in the same process) and hands back its URL and controls.
+ * The emulator's entry point: starts it as a child process (the official client's
+ * synchronous mode would deadlock a server living in the same process) and hands back its
+ * URL and controls. The one module outside src/emulator may import (see README.md here).
  *
  *     const emulator = await startEmulator({ latencyMs: 50 });
  *     // ee.initialize(emulator.url, emulator.url, ok, fail, null, emulator.project)
+ *     console.log((await emulator.status()).stats.requests);
  *     await emulator.stop();
+ *
+ * For an emulator started elsewhere (a bench, a notebook given only the URL):
+ * emulatorStatus(url) and resetEmulatorStats(url).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
-import { READY_PREFIX } from "./cli";
 import { COST_FLAGS, type CostModel, type CostModelOverrides } from "./costs";
+import { READY_PREFIX, RESET_STATS_PATH, STATUS_PATH } from "./protocol";
 import type { AuthOptions, EmulatorStatus } from "./server";
 
 export type { CostModel, FaultOptions } from "./costs";
@@ -34,14 +39,50 @@ export interface RunningEmulator {
   project: string;
   model: CostModel;
   stop(): Promise<void>;
-  status(): Promise<EmulatorStatus>;
+  /** The cost model, request counts since the last reset, and render threads. */
+  status(signal?: AbortSignal): Promise<EmulatorStatus>;
+  /** Zeroes the request counts and CPU time (a benchmark calls it between scenarios). */
+  resetStats(signal?: AbortSignal): Promise<EmulatorStatus>;
 }
 
+/** The emulator process did not start or did not report ready; the message has its stderr. */
 export class EmulatorStartError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "EmulatorStartError";
   }
+}
+
+/** The emulator's admin endpoint did not answer as the emulator would: wrong URL, or it stopped. */
+export class EmulatorStatusError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EmulatorStatusError";
+  }
+}
+
+async function admin(
+  url: string,
+  method: "GET" | "POST",
+  path: string,
+  signal?: AbortSignal,
+): Promise<EmulatorStatus> {
+  const response = await fetch(`${url}${path}`, { method, signal });
+  if (!response.ok)
+    throw new EmulatorStatusError(
+      `${method} ${url}${path} answered ${response.status}: is this the ee-snippets emulator, and is it running?`,
+    );
+  return (await response.json()) as EmulatorStatus;
+}
+
+/** The status of the emulator at `url` (its REST root, e.g. "http://127.0.0.1:40123"). */
+export function emulatorStatus(url: string, signal?: AbortSignal): Promise<EmulatorStatus> {
+  return admin(url, "GET", STATUS_PATH, signal);
+}
+
+/** Zeroes the request counts of the emulator at `url`; returns the status after the reset. */
+export function resetEmulatorStats(url: string, signal?: AbortSignal): Promise<EmulatorStatus> {
+  return admin(url, "POST", RESET_STATS_PATH, signal);
 }
 
 export const DEFAULT_EMULATOR_PROJECT = "ee-snippets-emulator";
@@ -168,11 +209,7 @@ function running(
       })();
       return stopping;
     },
-    async status() {
-      const response = await fetch(`${url}/emulator/status`);
-      if (!response.ok)
-        throw new EmulatorStartError(`GET /emulator/status answered ${response.status}.`);
-      return (await response.json()) as EmulatorStatus;
-    },
+    status: (signal) => emulatorStatus(url, signal),
+    resetStats: (signal) => resetEmulatorStats(url, signal),
   };
 }

@@ -6,10 +6,7 @@
 import type { AffineTransform, Geometry, Grid } from "../core/geometry";
 import type { SampleType } from "../core/samples";
 
-export type { AffineTransform, Geometry, Grid };
-
-/** Earth Engine's pixel types by name; the same set the GeoTIFF writer and NPY codecs use. */
-export type PixelTypeName = SampleType;
+export type { AffineTransform, Geometry, Grid, SampleType };
 
 /** One acquisition of one collection over one 110 km MGRS tile. */
 export interface Scene {
@@ -35,7 +32,7 @@ export interface Scene {
 /** Band metadata in Earth Engine's getInfo shape is derived from this. */
 export interface BandInfo {
   id: string;
-  dataType: PixelTypeName;
+  dataType: SampleType;
   /** Earth Engine's PixelType min/max when the type is integer and narrowed (e.g. visualize gives 0..255). */
   range?: [number, number];
   crsCode: string;
@@ -48,7 +45,7 @@ export interface BandInfo {
 /** A band rendered onto a Grid: values row-major, mask 0 (masked) or 255 (valid) per pixel. */
 export interface RenderedBand {
   id: string;
-  dataType: PixelTypeName;
+  dataType: SampleType;
   data: Float64Array | Float32Array | Uint8Array | Uint16Array | Int16Array | Int32Array;
   mask: Uint8Array;
 }

@@ -9,6 +9,8 @@ import { BYTES_PER_SAMPLE } from "../core/samples";
 import { invalidArgument } from "./errors";
 import { type EeValue, ImageValue } from "./functions-values";
 import * as images from "./image";
+import { defaultThumbnailGrid } from "./image-thumbnail";
+import { type VisParams, visualize } from "./image-visualize";
 import type { Grid } from "./model";
 
 /** Earth Engine's computePixels cap: 48 MiB of pixels (values plus one mask byte per pixel). */
@@ -173,7 +175,7 @@ function applyVisualizationOptions(value: EeValue, raw: unknown): EeValue {
     paletteColors?: string[];
     gamma?: { value?: number };
   };
-  const params: images.VisParams = {};
+  const params: VisParams = {};
   if (Array.isArray(options.ranges) && options.ranges.length > 0) {
     params.min = options.ranges.map((r) => r.min ?? 0);
     params.max = options.ranges.map((r) => r.max ?? 1);
@@ -181,7 +183,7 @@ function applyVisualizationOptions(value: EeValue, raw: unknown): EeValue {
   if (Array.isArray(options.paletteColors)) params.palette = options.paletteColors;
   if (typeof options.gamma?.value === "number") params.gamma = options.gamma.value;
   if (Object.keys(params).length === 0) return value;
-  return new ImageValue(images.visualize(value.image, params));
+  return new ImageValue(visualize(value.image, params));
 }
 
 /** computePixels' `grid` field (PixelGrid) -> Grid, validated. */
@@ -236,7 +238,7 @@ function defaultGrid(image: images.EmImage): Grid {
       height: band.dimensions[1],
     };
   }
-  return images.defaultThumbnailGrid(image, {});
+  return defaultThumbnailGrid(image, {});
 }
 
 function parseFormat(raw: unknown, source: "computePixels" | "getPixels"): PixelFormat {

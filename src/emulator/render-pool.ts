@@ -11,7 +11,7 @@
 import { availableParallelism, cpus } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { EeApiError, type EeStatus } from "./errors";
+import { EeApiError, type EeStatus, EmulatorInputError } from "./errors";
 import {
   type JobMessage,
   type PixelJob,
@@ -232,7 +232,9 @@ function rebuildError(serialized: SerializedError): Error {
   if (serialized.httpStatus !== undefined && serialized.status !== undefined) {
     return new EeApiError(serialized.httpStatus, serialized.status as EeStatus, serialized.message);
   }
-  const error = new Error(serialized.message);
+  const error = serialized.input
+    ? new EmulatorInputError(serialized.message)
+    : new Error(serialized.message);
   error.name = serialized.name;
   return error;
 }

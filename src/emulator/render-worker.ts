@@ -6,7 +6,7 @@
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { encodePixels } from "./encode";
-import { EeApiError } from "./errors";
+import { asInputError, EeApiError } from "./errors";
 import { evaluateExpression } from "./evaluate";
 import type { Grid, RenderedBand } from "./model";
 import {
@@ -52,6 +52,8 @@ export interface SerializedError {
   /** Set for EeApiError: the HTTP status and Earth Engine status to answer with. */
   httpStatus?: number;
   status?: string;
+  /** Set for an EmulatorInputError (a bad request): rebuilt as one, so it is answered 400. */
+  input?: true;
 }
 
 /**
@@ -172,6 +174,8 @@ export function serializeError(error: unknown): SerializedError {
       status: error.status,
     };
   }
+  const input = asInputError(error);
+  if (input) return { name: input.name, message: input.message, input: true };
   if (error instanceof Error) return { name: error.name, message: error.message };
   return { name: "Error", message: String(error) };
 }

@@ -3,8 +3,17 @@
  * offline, and every function its tutorial-style calls serialize to is one we implement.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
-import { implementedFunctionNames, listAlgorithms } from "../../src/emulator/catalog";
+import {
+  CATALOG_FILE,
+  CatalogError,
+  implementedFunctionNames,
+  listAlgorithms,
+  loadCatalog,
+} from "../../src/emulator/catalog";
 import { callFunction, evaluateExpression } from "../../src/emulator/evaluate";
 import { FUNCTIONS } from "../../src/emulator/functions";
 import { toJson } from "../../src/emulator/functions-describe";
@@ -224,4 +233,29 @@ test("errors use Earth Engine's wording", () => {
   for (let i = 0; i < 500; i++) deep[String(i)] = { valueReference: String(i + 1) };
   deep["500"] = { constantValue: 1 };
   assert.throws(() => evaluateExpression({ result: "0", values: deep }), /Expression too deep/);
+});
+
+test("the catalog loads from its JSON file; a malformed entry fails naming the entry", () => {
+  assert.ok(CATALOG_FILE.endsWith("catalog.json"));
+  assert.deepEqual(loadCatalog(), listAlgorithms());
+  const dir = mkdtempSync(path.join(tmpdir(), "catalog-"));
+  try {
+    const file = path.join(dir, "catalog.json");
+    writeFileSync(file, JSON.stringify({ algorithms: [{ name: "Image.clip", arguments: [] }] }));
+    assert.throws(
+      () => loadCatalog(file),
+      (error: unknown) => {
+        assert.ok(error instanceof CatalogError);
+        assert.match(
+          error.message,
+          /algorithms\[0\] \(Image\.clip\): name must be "algorithms\/<Function>"/,
+        );
+        return true;
+      },
+    );
+    writeFileSync(file, JSON.stringify([]));
+    assert.throws(() => loadCatalog(file), /expected \{"algorithms": \[\.\.\.\]\}/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -2,16 +2,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   clip,
-  clipToBoundsAndScale,
   constantImage,
-  defaultThumbnailGrid,
   paint,
   reproject,
   sceneImage,
   select,
   unmask,
-  visualize,
 } from "../../src/emulator/image";
+import { clipToBoundsAndScale, defaultThumbnailGrid } from "../../src/emulator/image-thumbnail";
+import { visualize } from "../../src/emulator/image-visualize";
 import type { Geometry, Grid, RenderedBand } from "../../src/emulator/model";
 import { renderImage } from "../../src/emulator/render";
 import { davidScene, northUpGrid } from "./pixels-fixtures";
