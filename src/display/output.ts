@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { gzipSync } from "node:zlib";
 import type { Figure } from "./figure";
 
 /** The MIME bundle of one displayed figure: Plotly JSON for front ends with a Plotly renderer,
@@ -135,40 +136,115 @@ export function showHtml(html: string, text: string): void {
 }
 
 /**
- * Puts plotly.js into the page, once per notebook: one output holding the installed
- * plotly.js-dist (offline; no CDN), which later figures find as window.Plotly. Call it in an
- * early cell; `show` calls it by itself if no cell did.
+ * Puts plotly.js into the page, once per notebook: one output holding plotly.js (offline; no
+ * CDN), which later figures find as window.Plotly. Call it in an early cell; `show` calls it
+ * by itself if no cell did.
  */
 export function loadPlotly(): void {
   if (displayBundle(plotlyLoaderBundle())) state().plotlyShown = true;
 }
 
-/** The loader output: plotly.js in a script, and a line saying it is loaded. */
+/**
+ * The loader output: plotly.js gzipped and base64-encoded in a script that unpacks it with the
+ * browser's DecompressionStream (Chromium 80+, Firefox 113+, Safari 16.4+; JupyterLab,
+ * classic Notebook and the HTML export alike), and a line saying what was loaded. Stored
+ * gzipped, the loader is 3.5x smaller than the minified source (5.0 MB -> 1.4 MB for
+ * plotly.js-dist), and every saved notebook carries it.
+ */
 export function plotlyLoaderBundle(): MimeBundle {
-  const { source, version } = plotlySource();
+  const { gzipBase64, version, bundle } = plotlyPacked();
+  const what = `plotly.js ${version} (${bundle})`;
   // Hiding module/exports/define makes the UMD wrapper set window.Plotly even where a page
-  // has RequireJS (classic Notebook) or a CommonJS shim.
-  const html = `<script type="text/javascript">
-if (!window.Plotly) {
-(function (module, exports, define) {
-${source}
-}).call(window);
-}
-</script>
-<div class="ee-snippets-plotly-loader" style="color:#888;font-size:smaller">plotly.js ${version} loaded (offline, from plotly.js-dist)</div>`;
+  // has RequireJS (classic Notebook) or a CommonJS shim. Indirect eval runs it in global scope.
+  const html = `<div class="ee-snippets-plotly-loader" style="color:#888;font-size:smaller">${what} loaded (offline, stored gzipped)</div>
+<script type="text/javascript">
+(function () {
+  if (window.Plotly || window.__eeSnippetsPlotlyLoading) return;
+  var loaders = document.querySelectorAll(".ee-snippets-plotly-loader");
+  function say(text) { for (var i = 0; i < loaders.length; i++) loaders[i].textContent = text; }
+  if (typeof DecompressionStream === "undefined") {
+    say("plotly.js is not loaded: this browser has no DecompressionStream (use Chromium 80+, Firefox 113+ or Safari 16.4+).");
+    return;
+  }
+  var packed = atob("${gzipBase64}");
+  var bytes = new Uint8Array(packed.length);
+  for (var i = 0; i < packed.length; i++) bytes[i] = packed.charCodeAt(i);
+  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  window.__eeSnippetsPlotlyLoading = new Response(stream).text().then(function (source) {
+    (0, eval)("(function (module, exports, define) {\\n" + source + "\\n}).call(window);");
+  }).catch(function (error) {
+    window.__eeSnippetsPlotlyLoading = undefined;
+    say("plotly.js could not be unpacked: " + error);
+  });
+})();
+</script>`;
   return {
     "text/html": html,
-    "text/plain": `plotly.js ${version} loaded into the page (offline, from plotly.js-dist).`,
+    "text/plain": `${what} loaded into the page (offline).`,
   };
 }
 
 /**
- * plotly.js-dist ships only the 11 MB unminified build; every notebook that plots carries it
- * in an output, so it is minified once (esbuild, already installed with tsx) and cached.
+ * The smallest installed plotly.js that draws every trace type the figures use (Figure's
+ * traces are "bar" and "scatter"): plotly.js-basic-dist-min (scatter, bar, pie; 1.1 MB) when
+ * installed, else plotly.js-dist minified once here (4.9 MB).
  */
-export function plotlySource(): { source: string; version: string; minified: boolean } {
+export function plotlySource(): {
+  source: string;
+  version: string;
+  minified: boolean;
+  bundle: string;
+} {
+  const basic = tryResolve("plotly.js-basic-dist-min/package.json");
+  if (basic) {
+    return {
+      source: readFileSync(join(dirname(basic), "plotly-basic.min.js"), "utf8"),
+      version: packageVersion(basic),
+      minified: true,
+      bundle: "plotly.js-basic-dist-min",
+    };
+  }
+  return { ...minifiedDist(), bundle: "plotly.js-dist" };
+}
+
+/** plotlySource gzipped and base64-encoded for the loader, cached beside the minified file. */
+export function plotlyPacked(): { gzipBase64: string; version: string; bundle: string } {
+  const key = "__eeSnippetsPlotlyPacked";
+  const holder = globalThis as unknown as Record<
+    string,
+    { gzipBase64: string; version: string; bundle: string } | undefined
+  >;
+  const cached = holder[key];
+  if (cached) return cached;
+  const { source, version, bundle } = plotlySource();
+  const packed = {
+    gzipBase64: gzipSync(source, { level: 9 }).toString("base64"),
+    version,
+    bundle,
+  };
+  holder[key] = packed;
+  return packed;
+}
+
+function tryResolve(id: string): string | undefined {
+  try {
+    return require.resolve(id);
+  } catch {
+    return undefined;
+  }
+}
+
+function packageVersion(packageJson: string): string {
+  return (JSON.parse(readFileSync(packageJson, "utf8")) as { version: string }).version;
+}
+
+/**
+ * plotly.js-dist ships only the 11 MB unminified build: it is minified once (esbuild, already
+ * installed with tsx) and cached.
+ */
+function minifiedDist(): { source: string; version: string; minified: boolean } {
   const packageJson = require.resolve("plotly.js-dist/package.json");
-  const version = (JSON.parse(readFileSync(packageJson, "utf8")) as { version: string }).version;
+  const version = packageVersion(packageJson);
   const original = join(dirname(packageJson), "plotly.js");
   const cacheFile = join(
     dirname(dirname(packageJson)),
