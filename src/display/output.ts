@@ -140,9 +140,16 @@ export function showHtml(html: string, text: string): void {
  * CDN), which later figures find as window.Plotly. Call it in an early cell; `show` calls it
  * by itself if no cell did.
  */
-export function loadPlotly(): void {
-  if (displayBundle(plotlyLoaderBundle())) state().plotlyShown = true;
+export function loadPlotly(options: { bundle?: PlotlyBundle } = {}): void {
+  if (displayBundle(plotlyLoaderBundle(options.bundle))) state().plotlyShown = true;
 }
+
+/**
+ * "basic": plotly.js-basic-dist-min (scatter, bar, pie: every trace our figures use; 1.1 MB,
+ * so a saved notebook stays small and opens fast). "full": plotly.js-dist, every trace type,
+ * for cells that draw their own heatmaps, maps or 3-D plots (4.9 MB minified).
+ */
+export type PlotlyBundle = "basic" | "full";
 
 /**
  * The loader output: plotly.js gzipped and base64-encoded in a script that unpacks it with the
@@ -151,8 +158,8 @@ export function loadPlotly(): void {
  * gzipped, the loader is 3.5x smaller than the minified source (5.0 MB -> 1.4 MB for
  * plotly.js-dist), and every saved notebook carries it.
  */
-export function plotlyLoaderBundle(): MimeBundle {
-  const { gzipBase64, version, bundle } = plotlyPacked();
+export function plotlyLoaderBundle(which: PlotlyBundle = "basic"): MimeBundle {
+  const { gzipBase64, version, bundle } = plotlyPacked(which);
   const what = `plotly.js ${version} (${bundle})`;
   // Hiding module/exports/define makes the UMD wrapper set window.Plotly even where a page
   // has RequireJS (classic Notebook) or a CommonJS shim. Indirect eval runs it in global scope.
@@ -184,39 +191,37 @@ export function plotlyLoaderBundle(): MimeBundle {
   };
 }
 
-/**
- * The smallest installed plotly.js that draws every trace type the figures use (Figure's
- * traces are "bar" and "scatter"): plotly.js-basic-dist-min (scatter, bar, pie; 1.1 MB) when
- * installed, else plotly.js-dist minified once here (4.9 MB).
- */
-export function plotlySource(): {
+/** The plotly.js source of a bundle (see PlotlyBundle). */
+export function plotlySource(which: PlotlyBundle = "basic"): {
   source: string;
   version: string;
   minified: boolean;
   bundle: string;
 } {
-  const basic = tryResolve("plotly.js-basic-dist-min/package.json");
-  if (basic) {
-    return {
-      source: readFileSync(join(dirname(basic), "plotly-basic.min.js"), "utf8"),
-      version: packageVersion(basic),
-      minified: true,
-      bundle: "plotly.js-basic-dist-min",
-    };
-  }
-  return { ...minifiedDist(), bundle: "plotly.js-dist" };
+  if (which === "full") return { ...minifiedDist(), bundle: "plotly.js-dist" };
+  const packageJson = require.resolve("plotly.js-basic-dist-min/package.json");
+  return {
+    source: readFileSync(join(dirname(packageJson), "plotly-basic.min.js"), "utf8"),
+    version: packageVersion(packageJson),
+    minified: true,
+    bundle: "plotly.js-basic-dist-min",
+  };
 }
 
-/** plotlySource gzipped and base64-encoded for the loader, cached beside the minified file. */
-export function plotlyPacked(): { gzipBase64: string; version: string; bundle: string } {
-  const key = "__eeSnippetsPlotlyPacked";
+/** plotlySource gzipped and base64-encoded for the loader, cached per bundle for the kernel's life. */
+export function plotlyPacked(which: PlotlyBundle = "basic"): {
+  gzipBase64: string;
+  version: string;
+  bundle: string;
+} {
+  const key = `__eeSnippetsPlotlyPacked_${which}`;
   const holder = globalThis as unknown as Record<
     string,
     { gzipBase64: string; version: string; bundle: string } | undefined
   >;
   const cached = holder[key];
   if (cached) return cached;
-  const { source, version, bundle } = plotlySource();
+  const { source, version, bundle } = plotlySource(which);
   const packed = {
     gzipBase64: gzipSync(source, { level: 9 }).toString("base64"),
     version,
@@ -224,14 +229,6 @@ export function plotlyPacked(): { gzipBase64: string; version: string; bundle: s
   };
   holder[key] = packed;
   return packed;
-}
-
-function tryResolve(id: string): string | undefined {
-  try {
-    return require.resolve(id);
-  } catch {
-    return undefined;
-  }
 }
 
 function packageVersion(packageJson: string): string {

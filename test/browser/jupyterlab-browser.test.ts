@@ -310,7 +310,7 @@ for (const name of NOTEBOOK_NAMES) {
         );
         assert.ok(
           outputs(saved).some(({ output }) =>
-            textOf(output.data?.["text/html"]).includes("window.Plotly="),
+            textOf(output.data?.["text/html"]).includes('class="ee-snippets-plotly-loader"'),
           ),
           "the saved notebook keeps the plotly.js loader output",
         );
