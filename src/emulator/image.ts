@@ -6,13 +6,13 @@
 import { crsFromCode } from "../core/crs";
 import { INTEGER_RANGES, isFloatType, type SampleType } from "../core/samples";
 import { EmulatorInputError } from "./errors";
+import { finerThanNative, gather, nativeWindow } from "./image-native";
 import {
   bandResolution,
   isSpectralBand,
   sceneBandIds,
   sceneBandsMapped,
   sceneBandsValues,
-  sceneBandValues,
 } from "./landscape/bands";
 import { productKind } from "./landscape/cover";
 import { releaseSceneRaster, type SceneRaster } from "./landscape/raster";
@@ -156,51 +156,135 @@ export function sceneImage(scene: Scene): EmImage {
       ctx.onDispose(() => releaseSceneRaster(rendered));
       return rendered;
     });
+  // Where the grid is finer than a band's native pixels, the band is rendered on its native
+  // grid and resampled (image-native.ts); 0 stands for "render on the output grid itself".
+  const nativeResolution = (ctx: RenderContext, index: number): number => {
+    const resolution = bandResolution(ids[index]);
+    return finerThanNative(ctx, resolution) ? resolution : 0;
+  };
+  const native = (ctx: RenderContext, resolution: number) => {
+    const { xmin: tx, ymax: ty } = scene.utmBounds;
+    const window = ctx.memo(ctx, `native:${scene.epsg}:${tx}:${ty}:${resolution}`, () =>
+      nativeWindow(ctx, scene, resolution),
+    );
+    const rendered = ctx.memo(ctx, `${sceneKey}:native:${resolution}`, () => {
+      if (!window.ctx) return undefined;
+      const part = renderScene(scene, window.ctx, toLonLat);
+      ctx.onDispose(() => releaseSceneRaster(part));
+      return part;
+    });
+    return { window, rendered };
+  };
+  /** Positions in `indices` grouped by how their bands render (see nativeResolution). */
+  const byResolution = (ctx: RenderContext, indices: number[]): Map<number, number[]> => {
+    const groups = new Map<number, number[]>();
+    indices.forEach((index, k) => {
+      const key = nativeResolution(ctx, index);
+      groups.set(key, [...(groups.get(key) ?? []), k]);
+    });
+    return groups;
+  };
+  const valuesOnGrid = (ctx: RenderContext, indices: number[]): Raster[] => {
+    const scene_ = raster(ctx);
+    const data = indices.map((index) => newBandArray(index, ctx.width * ctx.height));
+    sceneBandsValues(
+      scene,
+      scene_,
+      indices.map((index) => ids[index]),
+      data,
+    );
+    return data.map((values) => ({
+      data: values,
+      mask: scene_.footprint,
+      footprint: scene_.footprint,
+    }));
+  };
+  const valuesNative = (ctx: RenderContext, indices: number[], resolution: number): Raster[] => {
+    const { window, rendered } = native(ctx, resolution);
+    const size = ctx.width * ctx.height;
+    const outs = indices.map((index) => newBandArray(index, size));
+    if (rendered && window.ctx) {
+      const windowSize = window.ctx.width * window.ctx.height;
+      const values = indices.map((index) => newBandArray(index, windowSize));
+      sceneBandsValues(
+        scene,
+        rendered,
+        indices.map((index) => ids[index]),
+        values,
+      );
+      for (let k = 0; k < values.length; k++) gather(values[k], window.index, outs[k]);
+    }
+    return outs.map((data) => ({ data, mask: window.footprint, footprint: window.footprint }));
+  };
+  const renderValues = (ctx: RenderContext, indices: number[]): Raster[] => {
+    const out: Raster[] = new Array(indices.length);
+    for (const [resolution, positions] of byResolution(ctx, indices)) {
+      const group = positions.map((k) => indices[k]);
+      const rasters =
+        resolution === 0 ? valuesOnGrid(ctx, group) : valuesNative(ctx, group, resolution);
+      positions.forEach((k, g) => {
+        out[k] = rasters[g];
+      });
+    }
+    return out;
+  };
+  const mappedOnGrid = (ctx: RenderContext, names: string[], luts: Uint8Array[]): Raster[] => {
+    const size = ctx.width * ctx.height;
+    const outs = names.map(() => new Uint8Array(size));
+    const footprint = new Uint8Array(size);
+    // Strip by strip, so that the land cover between classifying and mixing stays in the
+    // CPU cache instead of making a round trip through memory (59 MB at 2048x2048).
+    const stripRows = Math.max(
+      LATTICE_STEP,
+      Math.floor(STRIP_PIXELS / ctx.width / LATTICE_STEP) * LATTICE_STEP,
+    );
+    for (let row0 = 0; row0 < ctx.height; row0 += stripRows) {
+      const rows = Math.min(stripRows, ctx.height - row0);
+      const part = renderScene(scene, ctx.strip(row0, rows), toLonLat);
+      footprint.set(part.footprint, row0 * ctx.width);
+      sceneBandsMapped(scene, part, names, luts, outs, row0 * ctx.width);
+      releaseSceneRaster(part);
+    }
+    return outs.map((data) => ({ data, mask: footprint, footprint }));
+  };
+  const mappedNative = (
+    ctx: RenderContext,
+    names: string[],
+    luts: Uint8Array[],
+    resolution: number,
+  ): Raster[] => {
+    const { window, rendered } = native(ctx, resolution);
+    const size = ctx.width * ctx.height;
+    const outs = luts.map((lut) => new Uint8Array(size).fill(lut[0]));
+    if (rendered && window.ctx) {
+      const windowSize = window.ctx.width * window.ctx.height;
+      const values = names.map(() => new Uint8Array(windowSize));
+      sceneBandsMapped(scene, rendered, names, luts, values);
+      for (let k = 0; k < values.length; k++) gather(values[k], window.index, outs[k], luts[k][0]);
+    }
+    return outs.map((data) => ({ data, mask: window.footprint, footprint: window.footprint }));
+  };
   return {
     bands,
     properties: { ...scene.properties },
     footprintGeometry: { type: "Polygon", coordinates: [scene.footprint] },
-    renderBand(ctx, index) {
-      const scene_ = raster(ctx);
-      const data = newBandArray(index, ctx.width * ctx.height);
-      sceneBandValues(scene, scene_, ids[index], data);
-      return { data, mask: scene_.footprint, footprint: scene_.footprint };
-    },
-    renderBands(ctx, indices) {
-      const scene_ = raster(ctx);
-      const data = indices.map((index) => newBandArray(index, ctx.width * ctx.height));
-      sceneBandsValues(
-        scene,
-        scene_,
-        indices.map((index) => ids[index]),
-        data,
-      );
-      return data.map((values) => ({
-        data: values,
-        mask: scene_.footprint,
-        footprint: scene_.footprint,
-      }));
-    },
+    renderBand: (ctx, index) => renderValues(ctx, [index])[0],
+    renderBands: renderValues,
     renderMapped(ctx, indices, luts) {
-      const names = indices.map((index) => ids[index]);
-      if (!names.every(isSpectralBand)) return undefined;
-      const size = ctx.width * ctx.height;
-      const outs = indices.map(() => new Uint8Array(size));
-      const footprint = new Uint8Array(size);
-      // Strip by strip, so that the land cover between classifying and mixing stays in the
-      // CPU cache instead of making a round trip through memory (59 MB at 2048x2048).
-      const stripRows = Math.max(
-        LATTICE_STEP,
-        Math.floor(STRIP_PIXELS / ctx.width / LATTICE_STEP) * LATTICE_STEP,
-      );
-      for (let row0 = 0; row0 < ctx.height; row0 += stripRows) {
-        const rows = Math.min(stripRows, ctx.height - row0);
-        const part = renderScene(scene, ctx.strip(row0, rows), toLonLat);
-        footprint.set(part.footprint, row0 * ctx.width);
-        sceneBandsMapped(scene, part, names, luts, outs, row0 * ctx.width);
-        releaseSceneRaster(part);
+      if (!indices.every((index) => isSpectralBand(ids[index]))) return undefined;
+      const out: Raster[] = new Array(indices.length);
+      for (const [resolution, positions] of byResolution(ctx, indices)) {
+        const names = positions.map((k) => ids[indices[k]]);
+        const groupLuts = positions.map((k) => luts[k]);
+        const rasters =
+          resolution === 0
+            ? mappedOnGrid(ctx, names, groupLuts)
+            : mappedNative(ctx, names, groupLuts, resolution);
+        positions.forEach((k, g) => {
+          out[k] = rasters[g];
+        });
       }
-      return outs.map((data) => ({ data, mask: footprint, footprint }));
+      return out;
     },
   };
 }
