@@ -30,6 +30,8 @@ export interface ThumbnailHint {
   scale?: number;
   /** CRS of the grid; undefined means EPSG:4326. */
   crs?: string;
+  /** A corner of the image's own pixel grid in `crs`, which a grid at its scale snaps to. */
+  origin?: [number, number];
 }
 
 export interface EmImage {
