@@ -23,7 +23,7 @@ import type { Aoi, AoiGeometry } from "../snippets/aoi";
 import type { ImageInfo } from "../snippets/search";
 import { TUTORIAL_STYLE } from "../snippets/snippet-image";
 import { geotiffThumbnail } from "./gallery";
-import { loadLibrary, type PageLibrary } from "./loader";
+import { loadLibrary, type PageLibrary, packed } from "./loader";
 import { displayBundle, inKernel, type MimeBundle, scriptSafeJson } from "./output";
 import { escapeHtml } from "./timing";
 
@@ -341,14 +341,19 @@ function mapPageScript(): string {
 
 /**
  * Puts Leaflet into the page, once per notebook, from the installed leaflet package (offline;
- * no CDN). `showMap` calls it by itself if no cell did.
+ * no CDN), through the loader plotly.js uses. `showMap` calls it by itself if no cell did.
  */
 export function loadLeaflet(): void {
-  loadLibrary("L", leafletLibrary, displayBundle);
+  loadLibrary(leafletLoader, "L", displayBundle);
+}
+
+function leafletLoader(): { library: PageLibrary; gzipBase64: string } {
+  const { library, source } = leafletLibrary();
+  return { library, gzipBase64: packed(`leaflet_${library.what}`, () => source) };
 }
 
 /** Leaflet's browser build and stylesheet, its control icons inlined (the page has no folder). */
-export function leafletLibrary(): PageLibrary {
+export function leafletLibrary(): { library: PageLibrary; source: string; version: string } {
   const packageJson = require.resolve("leaflet/package.json");
   const version = (JSON.parse(readFileSync(packageJson, "utf8")) as { version: string }).version;
   const dist = join(dirname(packageJson), "dist");
@@ -358,12 +363,9 @@ export function leafletLibrary(): PageLibrary {
       `url(data:image/png;base64,${readFileSync(join(dist, "images", file)).toString("base64")})`,
   );
   return {
-    name: "Leaflet",
+    library: { what: `Leaflet ${version}`, global: "L", slug: "leaflet", css },
+    source: readFileSync(join(dist, "leaflet.js"), "utf8"),
     version,
-    from: "leaflet",
-    global: "L",
-    script: readFileSync(join(dist, "leaflet.js"), "utf8"),
-    css,
   };
 }
 

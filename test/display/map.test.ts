@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import proj4 from "proj4";
 import { libraryLoaderBundle } from "../../src/display/loader";
@@ -17,6 +18,7 @@ import {
   sceneMapSpec,
   snippetMapSpec,
 } from "../../src/display/map";
+import { plotlyLoaderBundle } from "../../src/display/output";
 import { connect, type Session } from "../../src/ee/session";
 import { encodeGeoTiff } from "../../src/geotiff/index";
 import { aoiFromGeoJSON, bbox } from "../../src/snippets/aoi";
@@ -51,17 +53,25 @@ function spec(overrides: Partial<MapSpec> = {}): MapSpec {
   };
 }
 
-test("Leaflet comes from node_modules with its icons inlined, and its loader sets window.L once", () => {
-  const library = leafletLibrary();
-  assert.match(library.version, /^1\.9\./);
-  assert.match(library.script, /window\.L\s*=/, "the UMD build assigns window.L");
+test("Leaflet comes from node_modules with its icons inlined, packed by the plotly.js loader", () => {
+  const { library, source, version } = leafletLibrary();
+  assert.match(version, /^1\.9\./);
+  assert.match(source, /window\.L\s*=/, "the UMD build assigns window.L");
+  assert.equal(library.global, "L");
   assert.ok(library.css?.includes(".leaflet-control-layers"), "the stylesheet is Leaflet's");
   assert.doesNotMatch(library.css ?? "", /url\(images\//, "no relative image URLs left");
   assert.match(library.css ?? "", /url\(data:image\/png;base64,/);
-  const html = libraryLoaderBundle(library)["text/html"];
-  assert.match(html, /if \(!window\["L"\]\)/);
-  assert.match(html, /\(function \(module, exports, define\)/);
-  assert.equal(html.match(/<\/script>/gi)?.length, 1, "the library cannot close its script early");
+  const gzipBase64 = gzipSync(source).toString("base64");
+  const html = libraryLoaderBundle(library, gzipBase64)["text/html"];
+  assert.match(html, /if \(window\["L"\] \|\| loading\["L"\]\) return;/);
+  assert.match(html, /new DecompressionStream\("gzip"\)/);
+  assert.match(html, /class="ee-snippets-leaflet-loader"/);
+  assert.ok(html.includes(gzipBase64));
+  assert.equal(gunzipSync(Buffer.from(gzipBase64, "base64")).toString(), source);
+  const script = /<script type="text\/javascript">([\s\S]*)<\/script>/.exec(html)?.[1] ?? "";
+  assert.doesNotThrow(() => new Function(script), "the loader script is valid JavaScript");
+  // The same mechanism draws plotly.js.
+  assert.match(String(plotlyLoaderBundle()["text/html"]), /class="ee-snippets-plotly-loader"/);
 });
 
 test("a map's HTML is one div, a draw panel and a script whose labels cannot break out", () => {
