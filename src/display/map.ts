@@ -165,11 +165,18 @@ export async function sceneMapSpec(
     fit: aoi.bounds,
     aoi: { name: aoi.name, geometry: aoi.geometry },
     layers: images.map((image, i) => ({ label: sceneLabel(image), tileUrl: maps[i].urlFormat })),
-    footprints: footprints.filter(isGeometry),
+    footprints: footprints.filter(isGeometry).map(asLeafletGeometry),
     tileAttribution: "Earth Engine",
     basemap: options.basemap === false ? null : OSM,
     draw: options.draw !== false,
   };
+}
+
+/** Earth Engine's footprints are LinearRings, which GeoJSON (and Leaflet) do not have. */
+function asLeafletGeometry(geometry: MapGeometry): MapGeometry {
+  return geometry.type === "LinearRing"
+    ? { type: "Polygon", coordinates: [geometry.coordinates] }
+    : geometry;
 }
 
 function isGeometry(value: unknown): value is MapGeometry {

@@ -123,9 +123,10 @@ test("sceneMapSpec makes one tile layer per image through getMapId, with footpri
     );
   }
   // The footprint holds the AOI's centre.
-  const footprint = map.footprints?.[0] as { coordinates: number[][] } | undefined;
+  const footprint = map.footprints?.[0] as { type: string; coordinates: number[][][] } | undefined;
   assert.ok(footprint, "a footprint per image");
-  const ring = footprint.coordinates;
+  assert.equal(footprint.type, "Polygon", "Earth Engine's LinearRing as GeoJSON Leaflet draws");
+  const ring = footprint.coordinates[0];
   const lons = ring.map((p) => p[0]);
   const lats = ring.map((p) => p[1]);
   assert.ok(Math.min(...lons) < -82.435 && Math.max(...lons) > -82.435);
