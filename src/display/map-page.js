@@ -132,15 +132,18 @@
       entry.aoi = aoi;
     }
 
-    L.control.layers(bases, overlays, { collapsed: false, position: "topright" }).addTo(map);
+    const switcher = L.control.layers(bases, overlays, { collapsed: false, position: "topright" });
+    switcher.addTo(map);
     L.control.scale({ imperial: false }).addTo(map);
     const f = spec.fit;
+    // The switcher stays open (it is the list of scenes): keep the AOI beside it, not under it.
+    const beside = Math.min(switcher.getContainer().offsetWidth, el.clientWidth / 2);
     map.fitBounds(
       [
         [f[1], f[0]],
         [f[3], f[2]],
       ],
-      { padding: [24, 24] },
+      { paddingTopLeft: [24, 24], paddingBottomRight: [beside + 24, 24] },
     );
     if (spec.draw) drawTool(L, map, entry);
     // Outputs can change size after drawing (JupyterLab's layout, the page's scrollbar).
