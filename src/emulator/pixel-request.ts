@@ -20,9 +20,14 @@ export const MAX_THUMBNAIL_BYTES = 33_554_432;
 export const MAX_GRID_DIMENSION = 32_768;
 export const MAX_THUMBNAIL_DIMENSION = 10_000;
 export const MAX_BANDS = 1024;
-// JSON.parse copes with any depth, but everything after it (constant values, JSON.stringify
-// of results) recurses: a hostile body nested 10^5 deep would overflow the stack there.
-const MAX_JSON_NESTING = 512;
+/**
+ * Earth Engine refuses requests nested deeper than 100 levels (the official clients' serializers
+ * stop inlining at depth 50 "as the backend's limit is 100"; the limit is on the request as
+ * parsed, wrapping included). Counted here as JSON object/list nesting of the whole body, which
+ * the client's serializer counts alike (3 levels per function argument, list or dictionary
+ * item). It also keeps the evaluator, which recurses, safe from hostile bodies.
+ */
+export const MAX_REQUEST_NESTING = 100;
 
 export type PixelFormat =
   | "GEO_TIFF"
@@ -53,9 +58,9 @@ export interface PixelPlan {
 /** A JSON request body as an object, refusing bodies nested too deep to handle safely. */
 export function parseJsonBody(raw: Uint8Array): Record<string, unknown> {
   const depth = jsonNestingDepth(raw);
-  if (depth > MAX_JSON_NESTING) {
+  if (depth > MAX_REQUEST_NESTING) {
     throw invalidArgument(
-      `Request JSON nests ${depth} levels deep; the emulator accepts at most ${MAX_JSON_NESTING}.`,
+      `Expression nested too deeply: the request nests ${depth} levels, Earth Engine accepts at most ${MAX_REQUEST_NESTING}. Build deep lists or dictionaries flatter, or assign sub-expressions to variables used more than once so the client hoists them.`,
     );
   }
   let parsed: unknown;
