@@ -189,7 +189,11 @@ export interface InitializeOptions {
   project: string;
   /** Called whenever the client needs a token (at start and when its token expires). */
   token?: () => Promise<EeToken>;
+  /** Rewrites the client's error texts, e.g. to say what to do about a refused token. */
+  explainError?: (message: string) => string;
 }
+
+let explainError: (message: string) => string = (message) => message;
 
 /**
  * Initializes the client's global state against one backend and returns the typed `ee`.
@@ -199,6 +203,7 @@ export async function initializeEe(options: InitializeOptions): Promise<Ee> {
   const apiUrl = options.apiUrl.replace(/\/+$/, "");
   const ee = loadRaw();
   ee.reset();
+  explainError = options.explainError ?? ((message) => message);
   if (options.token) {
     const fetchToken = options.token;
     setEeToken(await fetchToken());
@@ -265,7 +270,8 @@ export function eeNamespace(): Ee {
 export function evaluate<T = unknown>(obj: EeComputed): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     obj.evaluate((result, error) => {
-      if (error !== undefined && error !== null) reject(new EarthEngineError(String(error)));
+      if (error !== undefined && error !== null)
+        reject(new EarthEngineError(explainError(String(error))));
       else resolve(result as T);
     });
   });
@@ -289,7 +295,7 @@ function urlCall(
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     call(params, (url, error) => {
-      if (error) reject(new EarthEngineError(String(error)));
+      if (error) reject(new EarthEngineError(explainError(String(error))));
       else resolve(url);
     });
   });
