@@ -204,9 +204,12 @@ export async function initializeEe(options: InitializeOptions): Promise<Ee> {
   const ee = loadRaw();
   ee.reset();
   explainError = options.explainError ?? ((message) => message);
+  stopTokenPush();
   if (options.token) {
     const fetchToken = options.token;
-    setEeToken(await fetchToken());
+    const first = await fetchToken();
+    setEeToken(first);
+    pushTokensAhead(fetchToken, first.expiresInSeconds);
     // The client asks this when its token is about to lapse; the provider refreshes ahead.
     ee.data.setAuthTokenRefresher((_args, done) => {
       fetchToken().then(
@@ -214,7 +217,7 @@ export async function initializeEe(options: InitializeOptions): Promise<Ee> {
           done({
             access_token: t.accessToken,
             token_type: "Bearer",
-            expires_in: t.expiresInSeconds,
+            expires_in: CLIENT_TOKEN_LIFE_SECONDS,
           }),
         (error: unknown) => done({ error: error instanceof Error ? error.message : String(error) }),
       );
@@ -244,9 +247,50 @@ export async function initializeEe(options: InitializeOptions): Promise<Ee> {
   return ee as unknown as Ee;
 }
 
+let tokenPush: NodeJS.Timeout | undefined;
+/** The token source the pushes come from: a session stops only its own. */
+let tokenPushSource: (() => Promise<EeToken>) | undefined;
+
+/**
+ * Hands the client the current token at half of each token's remaining life, so a refresh by
+ * the token source (it renews within its margin of expiry) reaches the client before the old
+ * token expires. The client itself is told every token lives a day (setEeToken): when it
+ * refreshes a lapsed token on its own, apiclient.send calls itself again without the request
+ * body and Earth Engine answers a value:compute with "Invalid JSON payload".
+ */
+function pushTokensAhead(fetchToken: () => Promise<EeToken>, expiresInSeconds: number): void {
+  tokenPushSource = fetchToken;
+  tokenPush = setTimeout(() => {
+    fetchToken().then(
+      (token) => {
+        if (tokenPushSource !== fetchToken) return;
+        setEeToken(token);
+        pushTokensAhead(fetchToken, token.expiresInSeconds);
+      },
+      // A failed refresh surfaces through the client's own refresher on its next request.
+      () => undefined,
+    );
+  }, expiresInSeconds * 500);
+  tokenPush.unref();
+}
+
+/**
+ * Stops handing tokens to the client: all pushes before a new initialization, or those of
+ * one token source when its session closes (a reconnect closes the old session last).
+ */
+export function stopTokenPush(source?: () => Promise<EeToken>): void {
+  if (source && source !== tokenPushSource) return;
+  clearTimeout(tokenPush);
+  tokenPush = undefined;
+  tokenPushSource = undefined;
+}
+
 // The client only asks its refresher for a new token when a client id is set; any
 // non-empty id works because our refresher ignores it.
 const EE_CLIENT_ID = "ee-snippets";
+
+/** What the client is told of every token's life: never its own to lapse (pushTokensAhead). */
+const CLIENT_TOKEN_LIFE_SECONDS = 24 * 3600;
 
 /** Hands a fresh token to the client; `false` keeps the client from loading a browser auth library. */
 export function setEeToken(token: EeToken): void {
@@ -254,7 +298,7 @@ export function setEeToken(token: EeToken): void {
     EE_CLIENT_ID,
     "Bearer",
     token.accessToken,
-    token.expiresInSeconds,
+    CLIENT_TOKEN_LIFE_SECONDS,
     [],
     undefined,
     false,
