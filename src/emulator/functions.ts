@@ -4,6 +4,7 @@
  * image.ts. Every name here has a signature in catalog.ts and vice versa (a test checks).
  */
 import { crsFromCode } from "../core/crs";
+import { imageOfScene } from "./cloud-score";
 import { assetNotFound, invalidArgument } from "./errors";
 import {
   collection,
@@ -26,6 +27,7 @@ import {
   versionOf,
 } from "./functions-collection";
 import { boxPolygon, geometryBox, makeGeometry, makeRectangle } from "./functions-geometry";
+import { REDUCE_FUNCTIONS } from "./functions-reduce";
 import {
   Closure,
   type CollectionElement,
@@ -82,7 +84,7 @@ function loadImage(id: string): ImageValue {
   const slash = id.lastIndexOf("/");
   const scene = slash > 0 ? sceneFromIndex(id.slice(0, slash), id.slice(slash + 1)) : undefined;
   if (!scene) throw assetNotFound("Image.load", "Image", id);
-  return new ImageValue(images.sceneImage(scene), id, versionOf(scene.properties));
+  return new ImageValue(imageOfScene(scene), id, versionOf(scene.properties));
 }
 
 function paintTargets(value: EeValue): {
@@ -446,4 +448,5 @@ export const FUNCTIONS: Record<string, Implementation> = {
     nominalScale(projection("Projection.nominalScale", "proj", a.proj)),
   "Reducer.toList": (a) =>
     new ReducerValue("toList", optionalNumber("Reducer.toList", "tupleSize", a.tupleSize)),
+  ...REDUCE_FUNCTIONS,
 };
