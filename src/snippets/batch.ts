@@ -249,6 +249,10 @@ export function snippetParams(
       gamma: look.gamma ?? TUTORIAL_STYLE.gamma,
       outlineColor: look.outlineColor ?? TUTORIAL_STYLE.outlineColor,
       outlineWidth: look.outlineWidth ?? TUTORIAL_STYLE.outlineWidth,
+      // Only when on, so entries from before cloud masking existed still match.
+      ...(look.maskClouds
+        ? { maskClouds: look.maskClouds, cloudScoreThreshold: look.cloudScoreThreshold ?? null }
+        : {}),
     },
   };
 }
