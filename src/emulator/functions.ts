@@ -1,7 +1,9 @@
 /**
  * Implementations of the catalog's functions, by wire name. Arguments arrive by Earth
  * Engine's argument names with catalog defaults applied; image operations delegate to
- * image.ts. Every name here has a signature in catalog.ts and vice versa (a test checks).
+ * image.ts and band-math.ts. The keys of FUNCTIONS are the set of implemented functions:
+ * each must be in the catalog (catalog.json) and read only arguments its signature names
+ * (test/emulator/catalog.test.ts checks both); every other catalog function answers 400.
  */
 import { crsFromCode } from "../core/crs";
 import { imageOfScene } from "./cloud-score";
@@ -34,6 +36,7 @@ import {
   makeRectangle,
   toLonLatGeometry,
 } from "./functions-geometry";
+import { IMAGE_FUNCTIONS } from "./functions-image";
 import { REDUCE_FUNCTIONS } from "./functions-reduce";
 import {
   Closure,
@@ -519,5 +522,14 @@ export const FUNCTIONS: Record<string, Implementation> = {
     nominalScale(projection("Projection.nominalScale", "proj", a.proj)),
   "Reducer.toList": (a) =>
     new ReducerValue("toList", optionalNumber("Reducer.toList", "tupleSize", a.tupleSize)),
+
+  // Casts, band maths, masks, blend, addBands, slice, List.map
+  ...IMAGE_FUNCTIONS,
+  // Comparisons, boolean logic, reduceRegion, linkCollection: clouds over an AOI
   ...REDUCE_FUNCTIONS,
 };
+
+/** Wire names of the functions the emulator evaluates, sorted. */
+export function implementedFunctionNames(): string[] {
+  return Object.keys(FUNCTIONS).sort();
+}

@@ -307,7 +307,8 @@ export function snippetParams(
       gamma: look.gamma ?? TUTORIAL_STYLE.gamma,
       outlineColor: look.outlineColor ?? TUTORIAL_STYLE.outlineColor,
       outlineWidth: look.outlineWidth ?? TUTORIAL_STYLE.outlineWidth,
-      // Only when on, so entries from before cloud masking existed still match.
+      // Only when not the default, so manifests written before the option still match.
+      ...(look.outline === "blue" ? { outline: "blue" } : {}),
       ...(look.maskClouds
         ? { maskClouds: look.maskClouds, cloudScoreThreshold: look.cloudScoreThreshold ?? null }
         : {}),
