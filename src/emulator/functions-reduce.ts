@@ -164,5 +164,5 @@ export const REDUCE_FUNCTIONS: Record<string, Implementation> = {
       maxPixels,
     });
   },
-  "Image.linkCollection": linkCollection,
+  "Image.linkCollection": (a) => linkCollection(a),
 };
