@@ -6,6 +6,7 @@
  * (test/emulator/catalog.test.ts checks both); every other catalog function answers 400.
  */
 import { crsFromCode } from "../core/crs";
+import { imageOfScene } from "./cloud-score";
 import { assetNotFound, invalidArgument } from "./errors";
 import {
   collection,
@@ -36,6 +37,7 @@ import {
   toLonLatGeometry,
 } from "./functions-geometry";
 import { IMAGE_FUNCTIONS } from "./functions-image";
+import { REDUCE_FUNCTIONS } from "./functions-reduce";
 import {
   Closure,
   type CollectionElement,
@@ -92,7 +94,7 @@ function loadImage(id: string): ImageValue {
   const slash = id.lastIndexOf("/");
   const scene = slash > 0 ? sceneFromIndex(id.slice(0, slash), id.slice(slash + 1)) : undefined;
   if (!scene) throw assetNotFound("Image.load", "Image", id);
-  return new ImageValue(images.sceneImage(scene), id, versionOf(scene.properties));
+  return new ImageValue(imageOfScene(scene), id, versionOf(scene.properties));
 }
 
 function paintTargets(value: EeValue): {
@@ -544,6 +546,8 @@ export const FUNCTIONS: Record<string, Implementation> = {
 
   // Casts, band maths, masks, blend, addBands, slice, List.map
   ...IMAGE_FUNCTIONS,
+  // Comparisons, boolean logic, reduceRegion, linkCollection: clouds over an AOI
+  ...REDUCE_FUNCTIONS,
 };
 
 /** Wire names of the functions the emulator evaluates, sorted. */

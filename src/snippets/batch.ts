@@ -309,6 +309,9 @@ export function snippetParams(
       outlineWidth: look.outlineWidth ?? TUTORIAL_STYLE.outlineWidth,
       // Only when not the default, so manifests written before the option still match.
       ...(look.outline === "blue" ? { outline: "blue" } : {}),
+      ...(look.maskClouds
+        ? { maskClouds: look.maskClouds, cloudScoreThreshold: look.cloudScoreThreshold ?? null }
+        : {}),
     },
   };
 }

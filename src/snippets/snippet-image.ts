@@ -1,5 +1,6 @@
 import { type CloudExpression, type Ee, type EeImage, serializeExpression } from "../ee/client";
 import { type Aoi, aoiToEe } from "./aoi";
+import { type CloudSource, checkCloudSource, maskClouds } from "./cloud-mask";
 import { DEFAULT_COLLECTION } from "./collections";
 
 /** How a snippet looks: the tutorial's false-colour rendering and blue outline by default. */
@@ -25,6 +26,13 @@ export interface SnippetStyle {
   outline?: "tutorial" | "blue";
   /** Outline width in output pixels; 0 draws no outline. */
   outlineWidth?: number;
+  /**
+   * Mask cloud and cloud-shadow pixels (nodata in the GeoTIFF), classified as the search's
+   * AOI statistics do: "scl" or "cloudScorePlus". Off by default, as in the tutorial.
+   */
+  maskClouds?: CloudSource | false;
+  /** Cloud Score+ only: cs_cdf below this is masked (default 0.6). */
+  cloudScoreThreshold?: number;
 }
 
 export const TUTORIAL_STYLE = {
@@ -48,8 +56,15 @@ export function snippetImage(session: { ee: Ee }, imageId: string, style: Snippe
   const assetId = imageId.includes("/") ? imageId : `${collection}/${imageId}`;
   const region = aoiToEe(ee, style.aoi);
   const gamma = style.gamma ?? TUTORIAL_STYLE.gamma;
-  const visualized = ee
-    .Image(assetId)
+  let source = ee.Image(assetId);
+  if (style.maskClouds) {
+    checkCloudSource(collection, style.maskClouds, style.cloudScoreThreshold);
+    source = maskClouds(ee, source, {
+      source: style.maskClouds,
+      threshold: style.cloudScoreThreshold,
+    });
+  }
+  const visualized = source
     .clip(region)
     .visualize({
       bands: style.bands ?? TUTORIAL_STYLE.bands,

@@ -152,7 +152,7 @@ test("every implemented function is in the catalog and reads only the arguments 
   const implemented = implementedFunctionNames();
   assert.ok(implemented.length >= 70, `only ${implemented.length} implemented`);
   const reads = argumentReads(
-    ["functions.ts", "functions-image.ts"].map((f) =>
+    ["functions.ts", "functions-image.ts", "functions-reduce.ts"].map((f) =>
       path.join(__dirname, "../../src/emulator", f),
     ),
   );
@@ -353,8 +353,8 @@ test("getInfo shapes match Earth Engine's", () => {
 
 test("errors use Earth Engine's wording", () => {
   assert.throws(
-    () => callFunction("Image.reduceRegion", {}),
-    /Image\.reduceRegion is not implemented by the ee-snippets emulator/,
+    () => callFunction("Image.reduceRegions", {}),
+    /Image\.reduceRegions is not implemented by the ee-snippets emulator/,
   );
   assert.throws(() => callFunction("Foo.bar", {}), { message: "Unknown algorithm: Foo.bar." });
   assert.throws(() => callFunction("ImageCollection.load", { id: "NASA/NOPE" }), {
