@@ -54,7 +54,11 @@ export interface LargeSnippetMeasurement {
   height: number;
   /** Pixel bytes of the image (w * h * 3 bands of uint8). */
   pixelBytes: number;
+  /** The download writes a COG with overviews (the default). */
   fileBytes: number;
+  overviews: number;
+  /** The same download with cog: false (no overviews, streamed layout): what they cost. */
+  plain: { wallMs: number; fileBytes: number; peakRssBytes: number };
   download: {
     wallMs: number;
     requests: number;
@@ -204,6 +208,18 @@ export async function measureLargeSnippet(
     const downloaded = await stop();
     const downloadPeak = stopRss();
     const after = await transfer();
+    global.gc?.();
+    const stopPlainRss = rssSampler();
+    const plainStop = await measureWindow(emulatorAt(apiUrl));
+    const plain = await downloadImage(session, image, join(dir, `large-${size}-plain.tif`), {
+      region: aoi,
+      scale: LARGE_SCALE,
+      overwrite: true,
+      allowLarge: true,
+      cog: false,
+    });
+    const plainMeasured = await plainStop();
+    const plainPeak = stopPlainRss();
     const mean = (f: (t: typeof before) => number) => (f(before) + f(after)) / 2;
 
     return {
@@ -212,6 +228,8 @@ export async function measureLargeSnippet(
       height: result.height,
       pixelBytes: result.width * result.height * 3,
       fileBytes: result.bytes,
+      overviews: result.overviews,
+      plain: { wallMs: plainMeasured.wallMs, fileBytes: plain.bytes, peakRssBytes: plainPeak },
       download: {
         wallMs: downloaded.wallMs,
         requests: workRequests(downloaded.emulator),

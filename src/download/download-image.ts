@@ -16,6 +16,7 @@ import type { Backend } from "../ee/backend";
 import type { CloudExpression, EeImage } from "../ee/client";
 import type { RequestLimiter } from "../ee/limiter";
 import { DEFAULT_REQUEST_TIMEOUT_MS } from "../ee/transport";
+import { overviewLevels } from "../geotiff/overviews";
 import {
   type BandsHint,
   checkReplyBands,
@@ -65,6 +66,10 @@ export interface DownloadResult {
   skipped: boolean;
   warnings: string[];
   sha256?: string;
+  /** Overview levels in the file (0 with cog: false, or when the image fits in one tile). */
+  overviews: number;
+  /** Written in GDAL's COG layout (cog option, default true). */
+  cloudOptimized: boolean;
 }
 
 /** What downloadImage needs of a session: where requests go and the shared limiter. */
@@ -211,6 +216,8 @@ async function transfer(
       ...resultBase(job, bands, plan, warnings),
       path: finished.path,
       bytes: finished.bytes,
+      overviews: finished.overviews,
+      cloudOptimized: finished.cloudOptimized,
       tiles: windows.length,
       requests: counters.requests,
       retries: counters.retries,
@@ -244,6 +251,11 @@ async function keepExisting(
   return {
     ...resultBase(job, bands, plan, warnings),
     bytes,
+    overviews:
+      plan.spec.cloudOptimized === true
+        ? overviewLevels(plan.spec.width, plan.spec.height, plan.spec.tileSize).length
+        : 0,
+    cloudOptimized: plan.spec.cloudOptimized === true,
     tiles: 0,
     requests: job.requests.counters.requests,
     retries: job.requests.counters.retries,

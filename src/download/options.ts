@@ -79,6 +79,24 @@ export interface DownloadOptions {
    * cost per pixel, so a lower level keeps the writer ahead of the network.
    */
   deflateLevel?: number;
+  /**
+   * Cloud-optimized GeoTIFF: overviews in 2x steps down to one tile and GDAL's COG layout, so
+   * a GIS draws any zoom level quickly and the file can be read by range requests from object
+   * storage. Default true; false writes the plain streamed file (no overviews), a little
+   * faster (no reordering pass at the end) and smaller.
+   */
+  cog?: boolean;
+  /**
+   * How overviews are resampled. Default: "nearest" when every band is a classification
+   * (Sentinel-2's SCL, QA bands, masks: codes must not be averaged into other codes), else
+   * "average" (continuous data, and visualized RGB, as GDAL's COG driver does for imagery).
+   */
+  resampling?: "average" | "nearest";
+  /**
+   * Dataset metadata written into the file (GDAL metadata: gdalinfo's "Metadata:", QGIS's
+   * layer properties), e.g. the scene's id and date. SCALE and CRS are always added.
+   */
+  metadata?: Record<string, string>;
 }
 
 /** Throws DownloadParameterError naming the first option that cannot work. */
@@ -110,6 +128,18 @@ export function checkOptions(options: DownloadOptions): void {
     );
   }
   if (options.bands !== undefined) checkHint(options.bands);
+  if (options.cog !== undefined && typeof options.cog !== "boolean") {
+    throw new DownloadParameterError(`cog must be true or false, got ${String(options.cog)}.`);
+  }
+  if (
+    options.resampling !== undefined &&
+    options.resampling !== "average" &&
+    options.resampling !== "nearest"
+  ) {
+    throw new DownloadParameterError(
+      `resampling must be "average" or "nearest", got ${String(options.resampling)}.`,
+    );
+  }
   if (options.nodata !== undefined && !Number.isFinite(options.nodata)) {
     throw new DownloadParameterError(`nodata must be a finite number, got ${options.nodata}.`);
   }

@@ -73,6 +73,7 @@ export function planOutput(
       `${grid.width}x${grid.height} px x ${bands.names.length} bands of ${sampleType} at scale ${options.scale}`,
     );
   }
+  const cog = options.cog !== false;
   const spec = {
     width: grid.width,
     height: grid.height,
@@ -86,8 +87,28 @@ export function planOutput(
     tileSize,
     compression: "deflate" as const,
     deflateLevel: options.deflateLevel ?? DEFAULT_DEFLATE_LEVEL,
+    overviews: cog ? (options.resampling ?? resamplingFor(bands.names)) : ("none" as const),
+    cloudOptimized: cog,
+    metadata: {
+      ...options.metadata,
+      SCALE: String(options.scale),
+      CRS: grid.crsCode,
+    },
   };
   return { sampleType, pixelBytes, spec };
+}
+
+/**
+ * Band names of classifications: Sentinel-2's scene classification (SCL) and QA bands, cloud
+ * and other masks (MSK_CLDPRB is a probability, but MSK_CLASSI_* are flags), land-cover maps.
+ */
+const CLASSIFIED_BAND = /^(SCL|QA\d*|MSK_CLASSI_\w+|\w*mask|\w*class\w*|label|landcover|Map)$/i;
+
+/** "nearest" when every band is a classification (see CLASSIFIED_BAND), else "average". */
+export function resamplingFor(bandNames: readonly string[]): "average" | "nearest" {
+  return bandNames.length > 0 && bandNames.every((name) => CLASSIFIED_BAND.test(name))
+    ? "nearest"
+    : "average";
 }
 
 /**

@@ -1,8 +1,12 @@
 /**
  * Whether a file already at the output path is the one a download would write, so a rerun
- * can skip it: same grid, bands, sample type and CRS, and readable to its last tile.
+ * can skip it: same grid, bands, sample type and CRS, the same overviews and layout, and
+ * readable to its last tile.
  */
+import { open } from "node:fs/promises";
 import { BYTES_PER_SAMPLE, type SampleType } from "../core/samples";
+import { overviewLevels } from "../geotiff/overviews";
+import { COG_GHOST_AREA } from "../geotiff/writer";
 import { isAbortError } from "./errors";
 
 /** What the download would write, as far as an existing file can be compared with it. */
@@ -14,6 +18,9 @@ export interface ExpectedFile {
   epsg: number;
   transform: number[];
   tileSize: number;
+  /** "none" (or unset): no overviews expected. */
+  overviews?: string;
+  cloudOptimized?: boolean;
 }
 
 /** Why an existing file is not the one we would write, or undefined when it is. */
@@ -52,6 +59,20 @@ export async function existingFileProblem(
     ) {
       return "its georeferencing differs from the planned grid";
     }
+    const wantOverviews =
+      spec.overviews === undefined || spec.overviews === "none"
+        ? 0
+        : overviewLevels(spec.width, spec.height, spec.tileSize).length;
+    const hasOverviews = (await tiff.getImageCount()) - 1;
+    if (hasOverviews !== wantOverviews) {
+      return `it has ${hasOverviews} overview levels, this download writes ${wantOverviews} (cog: ${spec.cloudOptimized === true})`;
+    }
+    const cog = await hasCogLayout(path);
+    if (cog !== (spec.cloudOptimized === true)) {
+      return cog
+        ? "it is cloud-optimized (COG), this download writes a plain GeoTIFF (cog: false)"
+        : "it is not cloud-optimized, this download writes a COG (cog: true)";
+    }
     // The last tile is written last in no particular order, but it is the one a truncated
     // copy loses first: decoding it proves the tile index and data reach the file's end.
     const x0 = Math.floor((width - 1) / spec.tileSize) * spec.tileSize;
@@ -63,5 +84,19 @@ export async function existingFileProblem(
     return `it cannot be read as a GeoTIFF: ${error instanceof Error ? error.message : String(error)}`;
   } finally {
     await tiff?.close();
+  }
+}
+
+/** Whether the file starts with GDAL's COG structural metadata (after the 8 or 16 byte header). */
+async function hasCogLayout(path: string): Promise<boolean> {
+  const handle = await open(path, "r");
+  try {
+    const head = Buffer.alloc(16 + COG_GHOST_AREA.length);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const text = head.subarray(0, bytesRead).toString("latin1");
+    const bigTiff = head.readUInt16LE(2) === 43;
+    return text.startsWith(COG_GHOST_AREA, bigTiff ? 16 : 8);
+  } finally {
+    await handle.close();
   }
 }

@@ -12,6 +12,11 @@ export interface Backend {
   quotaProject?: string;
   /** "Bearer ..." for Earth Engine, refreshed before expiry; undefined for an open emulator. */
   authorization(signal?: AbortSignal): Promise<string | undefined>;
+  /**
+   * The backend answered 401 to `rejected` (an authorization() value): a new authorization to
+   * retry with once, or a rejection whose message says why there is none and what to do.
+   */
+  renewAuthorization?(rejected: string, signal?: AbortSignal): Promise<string>;
 }
 
 /** The REST path prefix for a backend's project, e.g. "http://127.0.0.1:8787/v1/projects/p". */

@@ -191,7 +191,11 @@ export interface InitializeOptions {
   project: string;
   /** Called whenever the client needs a token (at start and when its token expires). */
   token?: () => Promise<EeToken>;
+  /** Rewrites the client's error texts, e.g. to say what to do about a refused token. */
+  explainError?: (message: string) => string;
 }
+
+let explainError: (message: string) => string = (message) => message;
 
 /**
  * Initializes the client's global state against one backend and returns the typed `ee`.
@@ -201,6 +205,7 @@ export async function initializeEe(options: InitializeOptions): Promise<Ee> {
   const apiUrl = options.apiUrl.replace(/\/+$/, "");
   const ee = loadRaw();
   ee.reset();
+  explainError = options.explainError ?? ((message) => message);
   if (options.token) {
     const fetchToken = options.token;
     setEeToken(await fetchToken());
@@ -376,7 +381,7 @@ function clientEvaluate<T>(obj: EeComputed, signal: AbortSignal | undefined): Pr
         reject(
           TRANSIENT_CLIENT_MESSAGE.test(message)
             ? new RequestError(message, { retryable: true })
-            : new EarthEngineError(message),
+            : new EarthEngineError(explainError(message)),
         );
       } else resolve(result as T);
     });
@@ -401,7 +406,7 @@ function urlCall(
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     call(params, (url, error) => {
-      if (error) reject(new EarthEngineError(String(error)));
+      if (error) reject(new EarthEngineError(explainError(String(error))));
       else resolve(url);
     });
   });

@@ -45,9 +45,10 @@ export class RequestError extends DownloadError {
 
 /** 401/403: the backend refused the credentials. Never retried. */
 export class AuthorizationError extends RequestError {
-  constructor(status: number, serverMessage: string) {
+  /** `fix` replaces the general advice when the cause is known (e.g. a raw token's end). */
+  constructor(status: number, serverMessage: string, fix?: string) {
     super(
-      `Earth Engine refused the token (HTTP ${status}: ${serverMessage}). Check EE_PROJECT and the credentials in .env (service-account key, ADC, or EE_ACCESS_TOKEN), that the project is registered for Earth Engine, and that the account has the Earth Engine Resource Viewer role; then reconnect.`,
+      `Earth Engine refused the token (HTTP ${status}: ${serverMessage}). ${fix ?? "Check EE_PROJECT and the credentials in .env (service-account key, ADC, or EE_ACCESS_TOKEN), that the project is registered for Earth Engine, and that the account has the Earth Engine Resource Viewer role; then reconnect."}`,
       { status, retryable: false },
     );
     this.name = "AuthorizationError";

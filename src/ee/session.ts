@@ -17,7 +17,12 @@ import {
 } from "../emulator/index";
 import { createTokenProvider, findCredentials } from "./auth/credentials";
 import { CredentialsError, redact, TokenRefusedError } from "./auth/errors";
-import type { AccessToken, CredentialSource, TokenProvider } from "./auth/token";
+import {
+  type AccessToken,
+  type CredentialSource,
+  RAW_TOKEN_EXPIRED_FIX,
+  type TokenProvider,
+} from "./auth/token";
 import type { Backend } from "./backend";
 import { EarthEngineError, type Ee, type EeToken, initializeEe, setEeToken } from "./client";
 import { type BackendKind, type Config, ConfigError, loadEnv, parseConfig } from "./config";
@@ -167,6 +172,9 @@ export function chooseBackend(
   };
 }
 
+/** Earth Engine's 401 text (the official client reports the message, not the status). */
+const UNAUTHENTICATED = /invalid authentication credentials/i;
+
 function toEeToken(token: AccessToken): EeToken {
   // The client treats a 0 s lifetime as already expired and would ask again forever.
   return {
@@ -244,6 +252,10 @@ async function connectEarthEngine(
       apiUrl: config.apiUrl,
       project,
       token: async () => toEeToken(await provider.getToken()),
+      explainError: (message) =>
+        source.kind === "access-token" && UNAUTHENTICATED.test(message)
+          ? `${message} ${RAW_TOKEN_EXPIRED_FIX}`
+          : message,
     });
   } catch (error) {
     if (error instanceof CredentialsError) throw error;
@@ -258,6 +270,8 @@ async function connectEarthEngine(
     quotaProject: project,
     authorization: async (requestSignal?: AbortSignal) =>
       `Bearer ${(await provider.getToken(requestSignal)).accessToken}`,
+    renewAuthorization: async (rejected: string, requestSignal?: AbortSignal) =>
+      `Bearer ${(await provider.renew(rejected.replace(/^Bearer /, ""), requestSignal)).accessToken}`,
   };
   const where = config.apiUrlSource === "default" ? "" : ` at ${config.apiUrl}`;
   const banner =

@@ -242,17 +242,29 @@ export async function eeRequest(
     onSent?: () => void;
   } = {},
 ): Promise<Buffer> {
+  const payload = JSON.stringify(body);
+  const post = (authorization: string | undefined) => {
+    const headers: Record<string, string> = {};
+    if (authorization) headers.authorization = authorization;
+    if (backend.quotaProject) headers["x-goog-user-project"] = backend.quotaProject;
+    // A retry after a renewal counts as sent when it goes out (the later send moves the start).
+    return httpPost(url, payload, { ...options, headers });
+  };
   const authorization = await backend.authorization(options.signal);
-  const headers: Record<string, string> = {};
-  if (authorization) headers.authorization = authorization;
-  if (backend.quotaProject) headers["x-goog-user-project"] = backend.quotaProject;
-  const response = await httpPost(url, JSON.stringify(body), {
-    headers,
-    timeoutMs: options.timeoutMs,
-    signal: options.signal,
-    sink: options.sink,
-    onSent: options.onSent,
-  });
+  let response = await post(authorization);
+  if (response.status === 401 && authorization && backend.renewAuthorization) {
+    // A token refused before its expiry by our clock (revoked, clock skew, a raw token's
+    // end): one new token and one retry; a second 401 is final.
+    let renewed: string;
+    try {
+      renewed = await backend.renewAuthorization(authorization, options.signal);
+    } catch (error) {
+      throwIfAborted(options.signal);
+      const fix = error instanceof Error ? error.message : undefined;
+      throw new AuthorizationError(401, serverMessage(response), fix);
+    }
+    response = await post(renewed);
+  }
   const { status } = response;
   if (status >= 200 && status < 300) return response.body;
   throw responseError(response, backend.kind === "emulator" ? "the emulator" : "Earth Engine");

@@ -42,7 +42,8 @@ export async function createTemporaryFile(
   // operation waits its turn in libuv's small thread pool. Creating the temporary file is
   // also the directory check: its error says whether the directory is missing, not a
   // directory, or not writable.
-  const [created, targetCheck] = await Promise.allSettled([open(tempPath, "wx"), lstat(target)]);
+  // Read and write: the COG layout copies the tiles back out of it (writer.ts).
+  const [created, targetCheck] = await Promise.allSettled([open(tempPath, "wx+"), lstat(target)]);
   if (created.status === "rejected") {
     throw directoryError(directory, target, created.reason, o.bytesNeeded);
   }

@@ -57,13 +57,14 @@ export function encodeIfdOffset(
 
 /**
  * Serializes one IFD (entries, then the values too big to sit inline) as it will lie at file
- * offset `at`. Returns the bytes and the IFD's own offset (`at` rounded up so it starts on an
+ * offset `at`, pointing at the IFD at `nextIfdOffset` (0: the last). Returns the bytes and the IFD's own offset (`at` rounded up so it starts on an
  * 8-byte boundary; TIFF requires at least a word boundary).
  */
 export function encodeIfd(
   entries: IfdEntry[],
   at: number,
   bigTiff: boolean,
+  nextIfdOffset = 0,
 ): { bytes: Buffer; ifdOffset: number } {
   const sorted = [...entries].sort((a, b) => a.tag - b.tag);
   const ifdOffset = align8(at);
@@ -110,7 +111,9 @@ export function encodeIfd(
     }
     p += entryBytes;
   });
-  // Next-IFD offset stays 0: one image, no overviews.
+  // The next IFD (an overview), or 0 after the last image.
+  if (bigTiff) writeUint64(out, p, nextIfdOffset);
+  else out.writeUInt32LE(nextIfdOffset, p);
   return { bytes: out, ifdOffset };
 }
 

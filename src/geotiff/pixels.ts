@@ -84,6 +84,24 @@ export function prepareTile(
   spec: ResolvedSpec,
   owned: boolean,
 ): Uint8Array {
+  const tile = normalizeTile(data, w, h, spec, owned);
+  // Rows past h are zero padding, whose differences stay zero.
+  if (spec.predictor) applyPredictor(tile, h, spec.tileSize, spec);
+  return tile;
+}
+
+/**
+ * prepareTile's first half: a full tile with zeroed padding, raw samples (no predictor yet:
+ * overviews are computed from it). A copy unless `owned` or nothing needs changing; a tile
+ * that will get the predictor is always one the caller no longer reads.
+ */
+export function normalizeTile(
+  data: Uint8Array,
+  w: number,
+  h: number,
+  spec: ResolvedSpec,
+  owned: boolean,
+): Uint8Array {
   const ts = spec.tileSize;
   const pixelBytes = spec.bands * spec.bytesPerSample;
   let tile = data;
@@ -98,8 +116,6 @@ export function prepareTile(
   } else if (spec.predictor && !owned) {
     tile = new Uint8Array(data);
   }
-  // Rows past h are zero padding, whose differences stay zero.
-  if (spec.predictor) applyPredictor(tile, h, ts, spec);
   return tile;
 }
 

@@ -1,4 +1,5 @@
 import { GeoTiffSpecError } from "./errors";
+import { type OverviewResampling, overviewLevels } from "./overviews";
 
 export type { SampleArray, SampleType } from "../core/samples";
 
@@ -33,6 +34,19 @@ export interface GeoTiffSpec {
   predictor?: boolean;
   /** Default "auto": BigTIFF when the file could pass 4 GiB (compressed size upper bound). */
   bigTiff?: boolean | "auto";
+  /**
+   * Overviews in 2x steps until the image fits in one tile, computed from the tiles as they
+   * are written (see overviews.ts for the two methods). Default "none".
+   */
+  overviews?: OverviewResampling | "none";
+  /**
+   * The COG layout GDAL's COG driver writes (header, its structural metadata, every IFD, then
+   * the tiles from the smallest overview to full resolution, each row by row, with a size
+   * leader and a repeated trailer): readable by range requests. Default false.
+   */
+  cloudOptimized?: boolean;
+  /** Dataset metadata items (name -> text) in GDAL's metadata tag, shown by gdalinfo and QGIS. */
+  metadata?: Record<string, string>;
 }
 
 /** A validated spec with every default decided and the tile grid worked out. */
@@ -53,6 +67,12 @@ export interface ResolvedSpec {
   deflateLevel: number;
   predictor: boolean;
   bigTiff: boolean;
+  /** How overviews are resampled; undefined: no overviews. */
+  overviews: OverviewResampling | undefined;
+  /** Overview levels (0 without overviews or when the image fits in one tile). */
+  overviewCount: number;
+  cloudOptimized: boolean;
+  metadata: [string, string][];
   tilesAcross: number;
   tilesDown: number;
   tileCount: number;
@@ -161,13 +181,50 @@ export function resolveSpec(
     fail(`GeoTiffSpec.bigTiff must be true, false or "auto", got ${String(bigTiffOption)}.`);
   }
 
+  const overviewOption = spec.overviews ?? "none";
+  if (overviewOption !== "none" && overviewOption !== "average" && overviewOption !== "nearest") {
+    fail(
+      `GeoTiffSpec.overviews must be "average", "nearest" or "none", got ${String(overviewOption)}.`,
+    );
+  }
+  const overviews = overviewOption === "none" ? undefined : overviewOption;
+  if (spec.cloudOptimized !== undefined && typeof spec.cloudOptimized !== "boolean") {
+    fail(`GeoTiffSpec.cloudOptimized must be true or false, got ${String(spec.cloudOptimized)}.`);
+  }
+  const metadata: [string, string][] = [];
+  if (spec.metadata !== undefined) {
+    if (spec.metadata === null || typeof spec.metadata !== "object") {
+      fail("GeoTiffSpec.metadata must be an object of names to text.");
+    }
+    for (const [name, value] of Object.entries(spec.metadata)) {
+      // GDAL reads item names as XML attributes and shows them as NAME=value lines.
+      if (!/^[A-Za-z_][A-Za-z0-9_:.-]*$/.test(name)) {
+        fail(
+          `GeoTiffSpec.metadata name ${JSON.stringify(name)} must be letters, digits, _ : . - (starting with a letter or _).`,
+        );
+      }
+      if (typeof value !== "string") {
+        fail(`GeoTiffSpec.metadata.${name} must be text, got ${typeof value}.`);
+      }
+      metadata.push([name, value]);
+    }
+  }
+
   const tilesAcross = Math.ceil(width / tileSize);
   const tilesDown = Math.ceil(height / tileSize);
   const tileCount = tilesAcross * tilesDown;
+  const levels = overviews ? overviewLevels(width, height, tileSize) : [];
+  const allTiles = tileCount + levels.reduce((n, l) => n + l.tilesAcross * l.tilesDown, 0);
   const tileBytes = tileSize * tileSize * bands * bytesPerSample;
   const maxTileBytes = compression === "deflate" ? deflateBound(tileBytes) : tileBytes;
-  // Header, two 8-byte offsets per tile, and generous room for the other tags' values.
-  const maxFileBytes = tileCount * (maxTileBytes + 16) + 16 + 65536 + bands * 512;
+  // Header, per tile two 8-byte offsets and an 8-byte leader and trailer, and generous room
+  // for the other tags' values (per image) and the metadata.
+  const metadataBytes = metadata.reduce((n, [k, v]) => n + 2 * (k.length + v.length) + 64, 0);
+  const maxFileBytes =
+    allTiles * (maxTileBytes + 24) +
+    16 +
+    (levels.length + 1) * (65536 + bands * 512) +
+    metadataBytes * 3;
   const bigTiff = bigTiffOption === "auto" ? maxFileBytes > CLASSIC_TIFF_MAX_BYTES : bigTiffOption;
 
   return {
@@ -186,6 +243,10 @@ export function resolveSpec(
     deflateLevel,
     predictor,
     bigTiff,
+    overviews,
+    overviewCount: levels.length,
+    cloudOptimized: spec.cloudOptimized === true,
+    metadata,
     tilesAcross,
     tilesDown,
     tileCount,

@@ -15,6 +15,7 @@ export type BlockLayout =
     };
 
 const Tag = {
+  NewSubfileType: 254,
   ImageWidth: 256,
   ImageLength: 257,
   BitsPerSample: 258,
@@ -45,15 +46,26 @@ const COMPRESSION_DEFLATE = 8;
 const COMPRESSION_NONE = 1;
 const PHOTOMETRIC_MIN_IS_BLACK = 1;
 const PHOTOMETRIC_RGB = 2;
+/** NewSubfileType bit 0: a reduced-resolution version of another image in the file. */
+const SUBFILE_REDUCED_RESOLUTION = 1;
 
-export function imageEntries(spec: ResolvedSpec, layout: BlockLayout): IfdEntry[] {
+/**
+ * The IFD entries of the full-resolution image, or with `overview` of one of its overviews:
+ * those carry its size and NewSubfileType 1 and leave georeferencing and metadata to the
+ * full-resolution image, as GDAL's own overviews do.
+ */
+export function imageEntries(
+  spec: ResolvedSpec,
+  layout: BlockLayout,
+  overview?: { width: number; height: number },
+): IfdEntry[] {
   const n = spec.bands;
   const offsetType = spec.bigTiff ? FieldType.Long8 : FieldType.Long;
   const rgb = n === 3 && spec.sampleType === "uint8";
   const extraSamples = rgb ? n - 3 : n - 1;
   const entries: IfdEntry[] = [
-    { tag: Tag.ImageWidth, type: FieldType.Long, values: [spec.width] },
-    { tag: Tag.ImageLength, type: FieldType.Long, values: [spec.height] },
+    { tag: Tag.ImageWidth, type: FieldType.Long, values: [overview?.width ?? spec.width] },
+    { tag: Tag.ImageLength, type: FieldType.Long, values: [overview?.height ?? spec.height] },
     { tag: Tag.BitsPerSample, type: FieldType.Short, values: repeat(spec.bytesPerSample * 8, n) },
     {
       tag: Tag.Compression,
@@ -91,15 +103,23 @@ export function imageEntries(spec: ResolvedSpec, layout: BlockLayout): IfdEntry[
       { tag: Tag.StripByteCounts, type: offsetType, values: layout.byteCounts },
     );
   }
-  entries.push(...geoEntries(spec));
   if (spec.nodata !== undefined) {
     entries.push({ tag: Tag.GdalNodata, type: FieldType.Ascii, values: nodataText(spec.nodata) });
   }
-  if (spec.bandNames !== undefined) {
+  if (overview) {
+    entries.push({
+      tag: Tag.NewSubfileType,
+      type: FieldType.Long,
+      values: [SUBFILE_REDUCED_RESOLUTION],
+    });
+    return entries;
+  }
+  entries.push(...geoEntries(spec));
+  if (spec.bandNames !== undefined || spec.metadata.length > 0) {
     entries.push({
       tag: Tag.GdalMetadata,
       type: FieldType.Ascii,
-      values: gdalMetadata(spec.bandNames),
+      values: gdalMetadata(spec.bandNames ?? [], spec.metadata),
     });
   }
   return entries;
@@ -188,13 +208,30 @@ export function nodataText(value: number): string {
   return String(value);
 }
 
-/** GDAL's metadata XML with one DESCRIPTION per band: gdalinfo shows it as the band's description. */
-export function gdalMetadata(bandNames: string[]): string {
-  const items = bandNames.map(
-    (name, i) =>
-      `  <Item name="DESCRIPTION" sample="${i}" role="description">${escapeXml(name)}</Item>`,
-  );
-  return `<GDALMetadata>\n${items.join("\n")}\n</GDALMetadata>\n`;
+/**
+ * GDAL's metadata XML: dataset items (gdalinfo's "Metadata:" lines, QGIS's layer properties)
+ * and one DESCRIPTION per band, which gdalinfo shows as the band's description.
+ */
+export function gdalMetadata(bandNames: string[], items: [string, string][] = []): string {
+  const lines = [
+    ...items.map(
+      ([name, value]) => `  <Item name="${escapeXml(name)}">${escapeItem(value)}</Item>`,
+    ),
+    ...bandNames.map(
+      (name, i) =>
+        `  <Item name="DESCRIPTION" sample="${i}" role="description">${escapeItem(name)}</Item>`,
+    ),
+  ];
+  return `<GDALMetadata>\n${lines.join("\n")}\n</GDALMetadata>\n`;
+}
+
+/**
+ * An item's text as GDAL writes and reads it: escaped twice (GDAL escapes the value, then its
+ * XML writer escapes the result), so "a & b" is stored as "a &amp;amp; b"; escaped once, GDAL
+ * cuts the value at the "&".
+ */
+function escapeItem(text: string): string {
+  return escapeXml(escapeXml(text));
 }
 
 function escapeXml(text: string): string {

@@ -1,13 +1,23 @@
 /**
  * A streaming tiled GeoTIFF writer. Tiles are compressed and appended to a temporary file in
- * the output's directory as they arrive, in any order; finish() appends the IFD (whose tile
- * offsets are known only then), patches the header and renames the file into place. Memory
- * holds tiles not yet complete and, for a file under IN_MEMORY_FILE_BYTES, the file itself
- * until finish() writes it in one go; never a large image.
+ * the output's directory as they arrive, in any order; overview tiles are computed from them
+ * on the way (overviews.ts) and appended the same way. Memory holds tiles not yet complete,
+ * overview tiles waiting for quadrants and, for a file under IN_MEMORY_FILE_BYTES, the file
+ * itself until finish() writes it in one go; never a large image.
  *
- * File layout: header | tiles in arrival order | IFD and its values.
+ * Streamed layout: header | tiles in arrival order | IFDs (full resolution, then overviews).
+ * finish() appends the IFDs (whose tile offsets are known only then), patches the header and
+ * renames the file into place.
+ *
+ * Cloud-optimized layout (GDAL's COG rules): header | GDAL structural metadata | IFDs | tiles
+ * from the smallest overview to full resolution, each image row by row, every tile between a
+ * 4-byte size leader and a repeat of its last 4 bytes. Tiles arrive in any order, so finish()
+ * writes the IFDs into a second temporary file and copies the tiles after them in COG order
+ * (sequential 8 MiB reads and writes, overlapped, hashed on the way), then deletes the first.
+ * That costs one more pass over the compressed bytes, and twice the file's size on disk
+ * while it runs; the SHA-256 comes from the copy instead of reading the file back.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { type FileHandle, statfs, unlink } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createTemporaryFile, publish } from "./destination";
@@ -20,8 +30,9 @@ import {
   GeoTiffTileError,
   GeoTiffTooLargeError,
 } from "./errors";
-import { encodeHeader, encodeIfd, encodeIfdOffset, headerBytes } from "./ifd";
-import { compressAsync, prepareTile, sampleBytes, tileExtent } from "./pixels";
+import { encodeHeader, encodeIfd, encodeIfdOffset, headerBytes, type IfdEntry } from "./ifd";
+import { OverviewPyramid } from "./overviews";
+import { applyPredictor, compressAsync, normalizeTile, sampleBytes, tileExtent } from "./pixels";
 import { CLASSIC_TIFF_MAX_BYTES, type GeoTiffSpec, type ResolvedSpec, resolveSpec } from "./spec";
 import { imageEntries } from "./tags";
 import { WindowTiles } from "./windows";
@@ -44,12 +55,46 @@ type State = "open" | "finishing" | "finished" | "aborted";
  */
 export const IN_MEMORY_FILE_BYTES = 2 * 1024 * 1024;
 
+/**
+ * GDAL's COG ghost area, byte for byte as GDAL 3.x's COG driver writes it right after the
+ * header: readers (GDAL reports LAYOUT=COG) learn that the IFDs come first and every tile has
+ * its size before it and its last 4 bytes repeated after it, so a reader can fetch a tile and
+ * the next one's size in one range request and spot a truncated tile. The trailing space is
+ * GDAL's room to flip NO to YES when a file is edited in place.
+ */
+const COG_STRUCTURE =
+  "LAYOUT=IFDS_BEFORE_DATA\n" +
+  "BLOCK_ORDER=ROW_MAJOR\n" +
+  "BLOCK_LEADER=SIZE_AS_UINT4\n" +
+  "BLOCK_TRAILER=LAST_4_BYTES_REPEATED\n" +
+  "KNOWN_INCOMPATIBLE_EDITION=NO\n ";
+export const COG_GHOST_AREA = `GDAL_STRUCTURAL_METADATA_SIZE=${String(COG_STRUCTURE.length).padStart(6, "0")} bytes\n${COG_STRUCTURE}`;
+
+/** Bytes per copy while reordering tiles into the COG layout: two in flight (read, write). */
+const COPY_CHUNK_BYTES = 8 * 1024 * 1024;
+
 /** What finish() published. */
 export interface FinishedFile {
   path: string;
   bytes: number;
-  /** SHA-256 (hex) of the file, when it was assembled in memory; undefined for larger files. */
+  /**
+   * SHA-256 (hex) of the file, when it was assembled in memory or copied into the COG layout;
+   * undefined for larger streamed files.
+   */
   sha256?: string;
+  /** Overview levels in the file. */
+  overviews: number;
+  cloudOptimized: boolean;
+}
+
+/** One image of the file (full resolution or an overview): its tile grid and tile table. */
+interface ImageTiles {
+  width: number;
+  height: number;
+  tilesAcross: number;
+  /** File offset and compressed size of each tile (row-major); size 0 = not yet stored. */
+  offsets: Float64Array;
+  byteCounts: Float64Array;
 }
 
 export class GeoTiffWriter {
@@ -65,9 +110,15 @@ export class GeoTiffWriter {
   private readonly overwrite: boolean;
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort: () => void;
-  /** File offset and compressed size of each tile (row-major); size 0 = not yet stored. */
-  private readonly offsets: Float64Array;
-  private readonly byteCounts: Float64Array;
+  /** images[0] is the full-resolution image, images[k] overview level k. */
+  private readonly images: ImageTiles[];
+  private readonly pyramid: OverviewPyramid | undefined;
+  /** Tiles of every image, overviews included. */
+  private readonly allTileCount: number;
+  /** Leader and trailer bytes around each stored tile (COG layout), else 0. */
+  private readonly frameBytes: number;
+  /** The second temporary file the COG layout is copied into, while it exists. */
+  private cogTemp: { tempPath: string; handle: FileHandle } | undefined;
   /** 1 once a tile has been handed to the compressor: a second write is a caller bug. */
   private readonly claimed: Uint8Array;
   /** Tiles writeWindow has filled in part. */
@@ -102,8 +153,26 @@ export class GeoTiffWriter {
     this.tilesDown = spec.tilesDown;
     this.tileSize = spec.tileSize;
     this.overwrite = options.overwrite === true;
-    this.offsets = new Float64Array(spec.tileCount);
-    this.byteCounts = new Float64Array(spec.tileCount);
+    const image = (width: number, height: number): ImageTiles => {
+      const across = Math.ceil(width / spec.tileSize);
+      const count = across * Math.ceil(height / spec.tileSize);
+      return {
+        width,
+        height,
+        tilesAcross: across,
+        offsets: new Float64Array(count),
+        byteCounts: new Float64Array(count),
+      };
+    };
+    this.images = [image(spec.width, spec.height)];
+    if (spec.overviews) {
+      this.pyramid = new OverviewPyramid(spec, spec.overviews, (level, index, tile) =>
+        this.submitOverview(level, index, tile),
+      );
+      for (const level of this.pyramid.levels) this.images.push(image(level.width, level.height));
+    }
+    this.allTileCount = this.images.reduce((n, i) => n + i.offsets.length, 0);
+    this.frameBytes = spec.cloudOptimized ? 8 : 0;
     this.claimed = new Uint8Array(spec.tileCount);
     this.partial = new WindowTiles(spec);
     this.fileEnd = headerBytes(spec.bigTiff);
@@ -269,27 +338,43 @@ export class GeoTiffWriter {
     if (this.failure) throw this.failure;
     const missing: [number, number][] = [];
     const partial: [number, number][] = [];
+    const full = this.images[0];
     for (let i = 0; i < this.spec.tileCount; i++) {
       const at: [number, number] = [i % this.tilesAcross, Math.floor(i / this.tilesAcross)];
       if (this.partial.has(i)) partial.push(at);
-      else if (this.byteCounts[i] === 0) missing.push(at);
+      else if (full.byteCounts[i] === 0) missing.push(at);
     }
     if (missing.length > 0 || partial.length > 0) {
       throw new GeoTiffIncompleteError(this.path, missing, partial, this.spec.tileCount);
     }
+    if (this.pyramid && this.pyramid.pendingTiles > 0) {
+      throw new GeoTiffError(
+        `${this.path}: ${this.pyramid.pendingTiles} overview tiles are incomplete although every tile was written (a bug in the writer).`,
+      );
+    }
+    const written = this.spec.cloudOptimized ? await this.writeCog() : await this.writeStreamed();
+    const { tempPath, bytes, sha256 } = written;
+    await publish(tempPath, this.path, this.overwrite);
+    this.state = "finished";
+    this.signal?.removeEventListener("abort", this.onAbort);
+    return {
+      path: this.path,
+      bytes,
+      sha256,
+      overviews: this.images.length - 1,
+      cloudOptimized: this.spec.cloudOptimized,
+    };
+  }
 
-    const ifd = encodeIfd(
-      imageEntries(this.spec, {
-        kind: "tiles",
-        offsets: this.offsets,
-        byteCounts: this.byteCounts,
-      }),
-      this.fileEnd,
-      this.spec.bigTiff,
-    );
-    const bytes = this.fileEnd + ifd.bytes.length;
-    await this.append(ifd.bytes, this.fileEnd);
-    const patch = encodeIfdOffset(this.spec.bigTiff, ifd.ifdOffset);
+  /** Streamed layout: the IFDs after the tiles, the header patched to point at them. */
+  private async writeStreamed(): Promise<{ tempPath: string; bytes: number; sha256?: string }> {
+    const chain = this.ifdChain(this.fileEnd, (image) => ({
+      offsets: image.offsets,
+      byteCounts: image.byteCounts,
+    }));
+    const bytes = this.fileEnd + chain.bytes.length;
+    await this.append(chain.bytes, this.fileEnd);
+    const patch = encodeIfdOffset(this.spec.bigTiff, chain.firstIfdOffset);
     await this.append(patch.bytes, patch.position);
     let sha256: string | undefined;
     if (this.pending) {
@@ -299,16 +384,177 @@ export class GeoTiffWriter {
       this.fileEnd = bytes;
       await this.writeAt(file, 0);
     }
+    await this.closeFile(this.handle);
+    return { tempPath: this.tempPath, bytes, sha256 };
+  }
+
+  /**
+   * COG layout: header, ghost area and IFDs, then every tile in COG order (smallest overview
+   * first, row-major), each with its leader and trailer as stored. A small file is reordered
+   * in memory and written to the (still empty) temporary file; a larger one is copied into a
+   * second temporary file.
+   */
+  private async writeCog(): Promise<{ tempPath: string; bytes: number; sha256: string }> {
+    const { bigTiff } = this.spec;
+    const ghost = Buffer.from(COG_GHOST_AREA, "latin1");
+    const chainStart = headerBytes(bigTiff) + ghost.length;
+    // Sizes do not depend on the offsets' values: a first pass with zeros places the tiles.
+    const zeros = (image: ImageTiles) => ({
+      offsets: new Float64Array(image.offsets.length),
+      byteCounts: image.byteCounts,
+    });
+    const dataStart = chainStart + this.ifdChain(chainStart, zeros).bytes.length;
+    const order = [...this.images.slice(1).reverse(), this.images[0]];
+    const finalOffsets = new Map<ImageTiles, Float64Array>();
+    let end = dataStart;
+    for (const image of order) {
+      const offsets = new Float64Array(image.offsets.length);
+      for (let i = 0; i < offsets.length; i++) {
+        offsets[i] = end + 4;
+        end += image.byteCounts[i] + 8;
+      }
+      finalOffsets.set(image, offsets);
+    }
+    if (!bigTiff && end > CLASSIC_TIFF_MAX_BYTES) {
+      throw new GeoTiffTooLargeError(this.path, end);
+    }
+    const chain = this.ifdChain(chainStart, (image) => ({
+      offsets: finalOffsets.get(image) as Float64Array,
+      byteCounts: image.byteCounts,
+    }));
+    const prefix = Buffer.concat([encodeHeader(bigTiff, chain.firstIfdOffset), ghost, chain.bytes]);
+    if (prefix.length !== dataStart)
+      throw new GeoTiffError("COG header size changed between passes.");
+    // Stored ranges (leader to trailer) in COG order.
+    const ranges: [number, number][] = [];
+    for (const image of order) {
+      for (let i = 0; i < image.offsets.length; i++) {
+        ranges.push([image.offsets[i] - 4, image.offsets[i] + image.byteCounts[i] + 4]);
+      }
+    }
+    if (this.pending) {
+      const spool = assemble(this.pending, this.fileEnd);
+      this.pending = undefined;
+      const file = Buffer.allocUnsafe(end);
+      prefix.copy(file, 0);
+      let at = dataStart;
+      for (const [from, to] of ranges) {
+        spool.copy(file, at, from, to);
+        at += to - from;
+      }
+      const sha256 = createHash("sha256").update(file).digest("hex");
+      await this.writeAt(file, 0);
+      await this.closeFile(this.handle);
+      return { tempPath: this.tempPath, bytes: end, sha256 };
+    }
+    this.cogTemp = await createTemporaryFile(this.path, { overwrite: true, bytesNeeded: end });
+    const target = this.cogTemp;
+    const hash = createHash("sha256");
+    hash.update(prefix);
+    await this.writeTo(target.handle, prefix, 0);
+    await this.copyRanges(target.handle, ranges, dataStart, hash);
+    await this.closeFile(target.handle);
+    // The tiles now live in the COG file: the arrival-order copy goes.
+    await this.handle.close().catch(() => undefined);
+    await unlink(this.tempPath).catch(() => undefined);
+    return { tempPath: target.tempPath, bytes: end, sha256: hash.digest("hex") };
+  }
+
+  /**
+   * Copies stored ranges of the temporary file, in order, to `target` from `at`: adjacent
+   * ranges (tiles that arrived in COG order) merge into reads of up to COPY_CHUNK_BYTES, and
+   * each chunk is written while the next is read.
+   */
+  private async copyRanges(
+    target: FileHandle,
+    ranges: [number, number][],
+    at: number,
+    hash: Hash,
+  ): Promise<void> {
+    let writing: Promise<void> = Promise.resolve();
+    let position = at;
+    const flush = async (from: number, to: number) => {
+      const chunk = Buffer.allocUnsafe(to - from);
+      await this.readFrom(chunk, from);
+      await writing;
+      hash.update(chunk);
+      writing = this.writeTo(target, chunk, position);
+      // Awaited by the next flush or at the end; never an unhandled rejection meanwhile.
+      writing.catch(() => undefined);
+      position += chunk.length;
+    };
+    let run: [number, number] | undefined;
+    for (const [from, to] of ranges) {
+      if (run && from === run[1] && to - run[0] <= COPY_CHUNK_BYTES) {
+        run[1] = to;
+        continue;
+      }
+      if (run) await flush(run[0], run[1]);
+      run = [from, to];
+    }
+    if (run) await flush(run[0], run[1]);
+    await writing;
+  }
+
+  private async readFrom(into: Buffer, position: number): Promise<void> {
+    if (this.failure) throw this.failure;
     try {
-      await this.handle.sync();
-      await this.handle.close();
+      let done = 0;
+      while (done < into.length) {
+        const { bytesRead } = await this.handle.read(
+          into,
+          done,
+          into.length - done,
+          position + done,
+        );
+        if (bytesRead === 0) throw new Error(`unexpected end of ${this.tempPath}`);
+        done += bytesRead;
+      }
     } catch (error) {
       throw await this.ioFailure(error);
     }
-    await publish(this.tempPath, this.path, this.overwrite);
-    this.state = "finished";
-    this.signal?.removeEventListener("abort", this.onAbort);
-    return { path: this.path, bytes, sha256 };
+  }
+
+  /**
+   * Every image's IFD, chained (full resolution first, then overviews by decreasing size), as
+   * they lie from file offset `at`; `tables` gives each image's tile offsets and sizes.
+   */
+  private ifdChain(
+    at: number,
+    tables: (image: ImageTiles) => { offsets: ArrayLike<number>; byteCounts: ArrayLike<number> },
+  ): { bytes: Buffer; firstIfdOffset: number } {
+    const entries: IfdEntry[][] = this.images.map((image, k) =>
+      imageEntries(
+        this.spec,
+        { kind: "tiles", ...tables(image) },
+        k === 0 ? undefined : { width: image.width, height: image.height },
+      ),
+    );
+    // Pass one finds where each IFD starts; pass two links each to the next.
+    const starts: number[] = [];
+    let position = at;
+    for (const e of entries) {
+      const ifd = encodeIfd(e, position, this.spec.bigTiff);
+      starts.push(ifd.ifdOffset);
+      position += ifd.bytes.length;
+    }
+    const parts: Buffer[] = [];
+    position = at;
+    entries.forEach((e, k) => {
+      const ifd = encodeIfd(e, position, this.spec.bigTiff, starts[k + 1] ?? 0);
+      parts.push(ifd.bytes);
+      position += ifd.bytes.length;
+    });
+    return { bytes: Buffer.concat(parts), firstIfdOffset: starts[0] };
+  }
+
+  private async closeFile(handle: FileHandle): Promise<void> {
+    try {
+      await handle.sync();
+      await handle.close();
+    } catch (error) {
+      throw await this.ioFailure(error);
+    }
   }
 
   private checkOpen(): void {
@@ -334,7 +580,10 @@ export class GeoTiffWriter {
     return row * this.tilesAcross + col;
   }
 
-  /** Compresses tile `index` and appends it; `owned` lets preparation reuse `bytes`. */
+  /**
+   * Compresses full-resolution tile `index` and appends it; `owned` lets preparation reuse
+   * `bytes`. Its overview quadrants are computed first, from the raw samples.
+   */
   private submit(index: number, bytes: Uint8Array, owned: boolean): Promise<void> {
     const col = index % this.tilesAcross;
     const row = Math.floor(index / this.tilesAcross);
@@ -342,21 +591,42 @@ export class GeoTiffWriter {
       throw new GeoTiffTileError(`Tile (${col},${row}) was already written.`);
     this.claimed[index] = 1;
     const { w, h } = tileExtent(this.spec, col, row);
+    let tile = normalizeTile(bytes, w, h, this.spec, owned);
+    if (this.pyramid) {
+      // Typed views need aligned samples; a caller's odd-offset bytes are copied once.
+      if (tile.byteOffset % this.spec.bytesPerSample !== 0) tile = new Uint8Array(tile);
+      this.pyramid.addTile(col, row, tile, w, h);
+    }
+    return this.store(this.images[0], index, tile, h);
+  }
+
+  /** An overview tile the pyramid completed: a full, raw tile the writer owns. */
+  private submitOverview(level: number, index: number, tile: Uint8Array): void {
+    const image = this.images[level];
+    const row = Math.floor(index / image.tilesAcross);
+    const h = Math.min(this.spec.tileSize, image.height - row * this.spec.tileSize);
+    // Failures surface through inFlight (finish) like any tile's.
+    this.store(image, index, tile, h).catch(() => undefined);
+  }
+
+  /** Applies the predictor, compresses and appends a full tile (h rows inside the image). */
+  private store(image: ImageTiles, index: number, tile: Uint8Array, h: number): Promise<void> {
     const task = (async () => {
-      const tile = prepareTile(bytes, w, h, this.spec, owned);
+      if (this.spec.predictor) applyPredictor(tile, h, this.spec.tileSize, this.spec);
       const compressed = await compressAsync(tile, this.spec);
       if (this.failure) throw this.failure;
+      const block = this.frameBytes > 0 ? framed(compressed) : compressed;
       // Reserve the range synchronously: positional writes can then overlap safely.
       const offset = this.fileEnd;
-      const end = offset + compressed.byteLength;
+      const end = offset + block.byteLength;
       if (!this.spec.bigTiff && end + this.ifdReserve() > CLASSIC_TIFF_MAX_BYTES) {
         throw await this.failWith(new GeoTiffTooLargeError(this.path, end));
       }
       this.fileEnd = end;
-      await this.append(compressed, offset);
-      this.offsets[index] = offset;
-      this.byteCounts[index] = compressed.byteLength;
-      this.tilesStored++;
+      await this.append(block, offset);
+      image.offsets[index] = offset + this.frameBytes / 2;
+      image.byteCounts[index] = compressed.byteLength;
+      if (image === this.images[0]) this.tilesStored++;
       this.tileBytesStored += compressed.byteLength;
     })();
     const tracked = task.finally(() => this.inFlight.delete(tracked));
@@ -364,9 +634,14 @@ export class GeoTiffWriter {
     return tracked;
   }
 
-  /** Room the IFD needs after the last tile: two offsets per tile plus the other tags. */
+  /** Room the IFDs need besides the tiles: two offsets per tile plus the other tags, per image. */
   private ifdReserve(): number {
-    return this.spec.tileCount * 8 + 65536 + this.spec.bands * 512;
+    return (
+      this.allTileCount * 16 +
+      this.images.length * (65536 + this.spec.bands * 512) +
+      COG_GHOST_AREA.length +
+      this.spec.metadata.reduce((n, [k, v]) => n + 2 * (k.length + v.length) + 64, 0)
+    );
   }
 
   /** Stores bytes at a position of the file: in memory while the file is small, else on disk. */
@@ -396,12 +671,16 @@ export class GeoTiffWriter {
     return this.spilled;
   }
 
-  private async writeAt(bytes: Uint8Array, position: number): Promise<void> {
+  private writeAt(bytes: Uint8Array, position: number): Promise<void> {
+    return this.writeTo(this.handle, bytes, position);
+  }
+
+  private async writeTo(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
     if (this.failure) throw this.failure;
     try {
       let done = 0;
       while (done < bytes.byteLength) {
-        const { bytesWritten } = await this.handle.write(
+        const { bytesWritten } = await handle.write(
           bytes,
           done,
           bytes.byteLength - done,
@@ -444,10 +723,17 @@ export class GeoTiffWriter {
 
   /** The finished file's likely size, extrapolated from the tiles compressed so far. */
   private estimatedFileBytes(): number {
-    const perTile =
-      this.tilesStored > 0 ? this.tileBytesStored / this.tilesStored : this.spec.tileBytes;
+    const stored = this.images.reduce(
+      (n, image) => n + image.byteCounts.reduce((m, b) => m + (b > 0 ? 1 : 0), 0),
+      0,
+    );
+    const perTile = stored > 0 ? this.tileBytesStored / stored : this.spec.tileBytes;
+    const copies = this.spec.cloudOptimized ? 2 : 1;
     return Math.round(
-      headerBytes(this.spec.bigTiff) + perTile * this.spec.tileCount + this.ifdReserve(),
+      copies *
+        (headerBytes(this.spec.bigTiff) +
+          (perTile + this.frameBytes) * this.allTileCount +
+          this.ifdReserve()),
     );
   }
 
@@ -467,14 +753,33 @@ export class GeoTiffWriter {
     this.state = "aborted";
     this.failure = failure;
     this.partial.clear();
+    this.pyramid?.clear();
     this.pending = undefined;
     this.signal?.removeEventListener("abort", this.onAbort);
+    const cogTemp = this.cogTemp;
     this.cleanup = (async () => {
       await this.handle.close().catch(() => undefined);
       await unlink(this.tempPath).catch(() => undefined);
+      if (cogTemp) {
+        await cogTemp.handle.close().catch(() => undefined);
+        await unlink(cogTemp.tempPath).catch(() => undefined);
+      }
     })();
     return this.cleanup;
   }
+}
+
+/** A tile between its COG leader (its size, uint32) and trailer (its last 4 bytes again). */
+function framed(tile: Uint8Array): Buffer {
+  const n = tile.byteLength;
+  const out = Buffer.allocUnsafe(n + 8);
+  out.writeUInt32LE(n, 0);
+  out.set(tile, 4);
+  // Deflate output is never under 4 bytes (zlib's header alone is 2, its checksum 4); a
+  // shorter raw tile repeats what it has, zero-padded.
+  out.fill(0, n + 4);
+  out.set(tile.subarray(Math.max(0, n - 4)), n + 4);
+  return out;
 }
 
 /** The file from its byte ranges, later ranges over earlier ones (the header's patched offset). */

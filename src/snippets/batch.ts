@@ -81,6 +81,12 @@ export interface SnippetOptions {
   requestTimeoutMs?: number;
   /** Retries per request for transient failures (the download engine's default otherwise). */
   retries?: number;
+  /**
+   * Cloud-optimized GeoTIFF with overviews (averaged: the snippets are visualized RGB); default
+   * true. Part of the manifest's parameters: a rerun with the other setting refuses a file
+   * made with this one instead of skipping it.
+   */
+  cog?: boolean;
 }
 
 export interface SnippetResult extends DownloadResult {
@@ -149,6 +155,8 @@ interface Plan {
   file: string;
   params: SnippetParams;
   nativeScale: number | undefined;
+  /** The search result, when the image was given as one: its properties go into the file. */
+  info: ImageInfo | undefined;
 }
 
 /**
@@ -241,11 +249,14 @@ export async function downloadSnippets(
 
 /** The manifest parameters a snippet would be downloaded with (for audits and tests). */
 export function snippetParams(
-  options: Pick<SnippetOptions, "aoi" | "scale" | "crs" | "style">,
+  options: Pick<SnippetOptions, "aoi" | "scale" | "crs" | "style" | "cog">,
   collection: string,
 ): SnippetParams {
   const look = options.style ?? {};
   return {
+    // Recorded only when on, so entries from before overviews existed (plain files) still
+    // match a cog: false run.
+    ...(options.cog === false ? {} : { cog: true as const }),
     collection,
     aoiBounds: [...options.aoi.bounds],
     scale: options.scale,
@@ -310,6 +321,7 @@ function planSnippet(image: ImageInfo | string, options: SnippetOptions): Plan {
     path,
     file: `${id}${suffix}`,
     params: snippetParams(options, collection),
+    info: typeof image === "object" ? image : undefined,
     nativeScale:
       native === undefined
         ? undefined
@@ -368,6 +380,8 @@ async function fetchSnippet(
         skipped: true,
         warnings: [],
         sha256: entry.sha256,
+        overviews: entry.overviews ?? 0,
+        cloudOptimized: params.cog === true,
       };
     }
     if (check.state === "corrupt" || check.state === "params-changed") {
@@ -415,6 +429,9 @@ async function fetchSnippet(
       requestTimeoutMs: options.requestTimeoutMs,
       retries: options.retries,
       checksum: true,
+      cog: options.cog !== false,
+      resampling: "average",
+      metadata: snippetMetadata(plan),
     });
     await attempt;
     const warnings = [...result.warnings];
@@ -438,6 +455,7 @@ async function fetchSnippet(
       transform: result.transform,
       pixelBytes: result.pixelBytes,
       bytes: result.bytes,
+      overviews: result.overviews,
       sha256: result.sha256,
       requests: result.requests,
       retries: result.retries,
@@ -458,6 +476,26 @@ async function fetchSnippet(
       .catch(() => undefined);
     throw error;
   }
+}
+
+/** The scene's properties and the snippet's style, as GDAL metadata items in the file. */
+function snippetMetadata(plan: Plan): Record<string, string> {
+  const { info, params } = plan;
+  const style = params.style as { bands: string[]; min: number; max: number; gamma: number };
+  const items: Record<string, string> = {
+    EE_ID: info?.assetId ?? `${plan.collection}/${plan.id}`,
+    SYSTEM_INDEX: plan.id,
+    STYLE_BANDS: style.bands.join(","),
+    STYLE_MIN: String(style.min),
+    STYLE_MAX: String(style.max),
+    STYLE_GAMMA: String(style.gamma),
+  };
+  if (info) {
+    items.ACQUISITION_TIME = new Date(info.time).toISOString();
+    items.CLOUDY_PIXEL_PERCENTAGE = String(info.cloudPercent);
+    if (info.mgrsTile) items.MGRS_TILE = info.mgrsTile;
+  }
+  return items;
 }
 
 async function exclusive<T>(path: string, fn: () => Promise<T>): Promise<T> {

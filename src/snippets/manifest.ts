@@ -31,6 +31,8 @@ export interface SnippetParams {
   crs: string | null;
   /** The resolved rendering (bands, min, max, gamma, outline), defaults filled in. */
   style: Record<string, unknown>;
+  /** Cloud-optimized with overviews; absent for plain files (and entries from before). */
+  cog?: true;
 }
 
 export interface ManifestEntry {
@@ -57,6 +59,8 @@ export interface ManifestEntry {
   pixelBytes?: number;
   /** Size of the file on disk. */
   bytes?: number;
+  /** Overview levels in the file. */
+  overviews?: number;
   /** Hex SHA-256 of the file as written; kept when a later attempt fails. */
   sha256?: string;
   error?: string;

@@ -191,6 +191,53 @@ describe("downloadImage against a fake backend", () => {
     });
   });
 
+  it("writes a COG with overviews by default; a rerun skips only a file with the same overviews and layout", async () => {
+    await withFake({}, async (fake) => {
+      const session = { backend: fake.backend, requests: new RequestLimiter() };
+      const cogPath = join(dir, "cog-default.tif");
+      const cog = await downloadImage(session, expression, cogPath, {
+        ...small,
+        metadata: { EE_ID: "test/image" },
+      });
+      assert.equal(cog.cloudOptimized, true);
+      assert.ok(cog.overviews >= 1, `expected overviews, got ${cog.overviews}`);
+      const tiff = await fromFile(cogPath);
+      try {
+        assert.equal(await tiff.getImageCount(), cog.overviews + 1);
+        const items = (await (await tiff.getImage(0)).getGDALMetadata()) as Record<string, string>;
+        assert.equal(items.EE_ID, "test/image");
+        assert.equal(items.SCALE, "2");
+        assert.equal(items.CRS, cog.crs);
+      } finally {
+        await tiff.close();
+      }
+      assert.deepEqual((await readPixels(cogPath)).data, reference);
+
+      const plainPath = join(dir, "cog-off.tif");
+      const plain = await downloadImage(session, expression, plainPath, { ...small, cog: false });
+      assert.equal(plain.cloudOptimized, false);
+      assert.equal(plain.overviews, 0);
+      assert.ok(plain.bytes < cog.bytes, "overviews cost bytes");
+
+      const before = fake.requests.filter((r) => r.method === "computePixels").length;
+      assert.equal((await downloadImage(session, expression, cogPath, small)).skipped, true);
+      const again = await downloadImage(session, expression, plainPath, { ...small, cog: false });
+      assert.equal(again.skipped, true);
+      assert.equal(fake.requests.filter((r) => r.method === "computePixels").length, before);
+      // Other overview settings than the file's: refused, never skipped as if it matched.
+      await assert.rejects(
+        downloadImage(session, expression, cogPath, { ...small, cog: false }),
+        (e: Error) =>
+          e instanceof OutputExistsError && /overview levels|cloud-optimized/.test(e.message),
+      );
+      await assert.rejects(
+        downloadImage(session, expression, plainPath, small),
+        (e: Error) =>
+          e instanceof OutputExistsError && /overview levels|cloud-optimized/.test(e.message),
+      );
+    });
+  });
+
   it("with a bands hint, sends no metadata request and writes the same pixels", async () => {
     await withFake({}, async (fake) => {
       const requests = new RequestLimiter({ maxInFlight: 3 });

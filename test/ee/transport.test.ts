@@ -206,6 +206,68 @@ describe("eeRequest", () => {
     });
   });
 
+  it("after a 401, renews the token once and retries with it", async () => {
+    handlers.set("/renew", (req, res) => {
+      if (req.headers.authorization === "Bearer fresh-456") res.end("pixels");
+      else eeError(res, 401, "Request had invalid authentication credentials.");
+    });
+    const rejected: string[] = [];
+    const renewing: Backend = {
+      ...backend("stale-123"),
+      renewAuthorization: async (old) => {
+        rejected.push(old);
+        return "Bearer fresh-456";
+      },
+    };
+    const before = seenAuth.length;
+    const body = await eeRequest(renewing, `${base}/renew`, {});
+    assert.equal(body.toString(), "pixels");
+    assert.deepEqual(rejected, ["Bearer stale-123"]);
+    assert.deepEqual(seenAuth.slice(before), ["Bearer stale-123", "Bearer fresh-456"]);
+  });
+
+  it("a 401 after the renewal is final: one renewal, two requests", async () => {
+    handlers.set("/always401", (_req, res) =>
+      eeError(res, 401, "Request had invalid authentication credentials."),
+    );
+    let renewals = 0;
+    const renewing: Backend = {
+      ...backend("stale-123"),
+      renewAuthorization: async () => {
+        renewals++;
+        return "Bearer also-bad-789";
+      },
+    };
+    const before = seenAuth.length;
+    await assert.rejects(eeRequest(renewing, `${base}/always401`, {}), (e: unknown) => {
+      assert.ok(e instanceof AuthorizationError);
+      assert.doesNotMatch(e.message, /stale-123|also-bad-789/);
+      return true;
+    });
+    assert.equal(renewals, 1);
+    assert.equal(seenAuth.length - before, 2);
+  });
+
+  it("when no new token can be had, the 401 says why and what to do instead", async () => {
+    handlers.set("/raw401", (_req, res) =>
+      eeError(res, 401, "Request had invalid authentication credentials."),
+    );
+    const raw: Backend = {
+      ...backend("raw-token-123"),
+      renewAuthorization: async () => {
+        throw new Error("EE_ACCESS_TOKEN is a raw access token: it cannot be refreshed.");
+      },
+    };
+    await assert.rejects(eeRequest(raw, `${base}/raw401`, {}), (e: unknown) => {
+      assert.ok(e instanceof AuthorizationError);
+      assert.equal(e.status, 401);
+      assert.match(e.message, /HTTP 401: Request had invalid authentication credentials/);
+      assert.match(e.message, /raw access token: it cannot be refreshed/);
+      assert.doesNotMatch(e.message, /raw-token-123/);
+      return true;
+    });
+  });
+
   it("recovers from transient failures through the limiter and retry loop", async () => {
     let calls = 0;
     handlers.set("/flaky", (req, res) => {

@@ -16,13 +16,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type AuthClient,
-  AwsClient,
-  type BaseExternalAccountClient,
   Compute,
-  IdentityPoolClient,
+  ExternalAccountClient,
   Impersonated,
   JWT,
-  PluggableAuthClient,
   UserRefreshClient,
 } from "google-auth-library";
 import type { Config } from "../config";
@@ -222,8 +219,8 @@ function serviceAccountClient(json: Json, label: string): AuthClient {
     key: json.private_key as string,
     keyId: text(json, "private_key_id"),
     scopes: EARTH_ENGINE_SCOPES,
+    quotaProjectId: text(json, "quota_project_id"),
   });
-  client.quotaProjectId = text(json, "quota_project_id");
   // The library always posts assertions to Google's endpoint; a key naming another
   // token_uri (a test server, a private endpoint) gets its requests sent there instead.
   const tokenUri = text(json, "token_uri");
@@ -259,14 +256,15 @@ function userClient(
   if (missing.length > 0)
     throw new CredentialsError(`The ${label} has no ${missing.join(", ")}: ${fix}`);
   checkEndpoint(tokenUri, "token endpoint", label);
-  const client = new UserRefreshClient({
+  return new UserRefreshClient({
     clientId,
     clientSecret,
     refreshToken,
     endpoints: { oauth2TokenUrl: tokenUri },
+    // Not sent to Earth Engine (EE_PROJECT is); the library sends it when this client is
+    // an impersonation's source, as its own ADC loader does.
+    quotaProjectId: text(json, "quota_project_id") ?? text(json, "project"),
   });
-  client.quotaProjectId = text(json, "quota_project_id") ?? text(json, "project");
-  return client;
 }
 
 /** Workload identity federation: the library reads the subject token and calls STS itself. */
@@ -281,15 +279,9 @@ function externalClient(json: Json, label: string): AuthClient {
   checkEndpoint(tokenUrl, "token_url", label);
   const impersonation = text(json, "service_account_impersonation_url");
   if (impersonation) checkEndpoint(impersonation, "service_account_impersonation_url", label);
+  // The library picks the kind (file, URL, executable, AWS); the endpoints were checked above.
   const options = { ...json, scopes: EARTH_ENGINE_SCOPES } as never;
-  const source = json.credential_source as Json;
-  // The same dispatch as the library's ExternalAccountClient.fromJSON, minus its warning
-  // about unvalidated configurations: the endpoints were checked above.
-  let client: BaseExternalAccountClient;
-  if (source.environment_id) client = new AwsClient(options);
-  else if (source.executable) client = new PluggableAuthClient(options);
-  else client = new IdentityPoolClient(options);
-  return client;
+  return withoutUnvalidatedWarning(() => ExternalAccountClient.fromJSON(options) as AuthClient);
 }
 
 function impersonatedClient(json: Json, label: string, config: Config): AuthClient {

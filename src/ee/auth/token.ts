@@ -4,7 +4,8 @@
  * request, a failed refresh keeps the still-valid token, every new token is handed on (to the
  * official client), and failures become our named errors without secrets.
  */
-import { CredentialsError, explainTokenFailure } from "./errors";
+import type { AuthClient } from "google-auth-library";
+import { CredentialsError, explainTokenFailure, TokenRefusedError } from "./errors";
 
 export interface AccessToken {
   /** The bearer token. Never log it. */
@@ -32,14 +33,19 @@ export interface TokenProvider {
   readonly source: CredentialSource;
   /** A valid token; refreshed by the library when it nears expiry. */
   getToken(signal?: AbortSignal): Promise<AccessToken>;
+  /**
+   * Earth Engine refused `rejected` although it had not expired by our clock (revoked, clock
+   * skew, a raw token's end): a new token, or an error that says why there is none.
+   */
+  renew(rejected: string, signal?: AbortSignal): Promise<AccessToken>;
   /** New tokens received so far (for tests and diagnostics). */
   readonly refreshes: number;
 }
 
 export interface RefreshOptions {
   /**
-   * Refresh this long before expiry; default 5 minutes (the library's own default), capped
-   * at a quarter of the token's lifetime so short-lived tokens are used for most of their life.
+   * Refresh this long before expiry; default the library's (5 minutes), capped at a quarter
+   * of the token's lifetime so short-lived tokens are used for most of their life.
    */
   marginMs?: number;
   /** Called with every new token, e.g. to hand it to the Earth Engine client. */
@@ -53,15 +59,13 @@ export interface RefreshOptions {
 }
 
 /** The part of google-auth-library's AuthClient this module uses. */
-export interface LibraryClient {
-  getAccessToken(): Promise<{ token?: string | null }>;
-  credentials: { expiry_date?: number | null };
-  eagerRefreshThresholdMillis: number;
-}
+export type LibraryClient = Pick<
+  AuthClient,
+  "getAccessToken" | "credentials" | "eagerRefreshThresholdMillis"
+>;
 
-export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60_000;
-/** Google access tokens live an hour; assume that when a credential does not say. */
-const DEFAULT_LIFETIME_MS = 60 * 60_000;
+/** Google access tokens live an hour: assumed when a credential does not say, and for raw tokens. */
+const TOKEN_LIFETIME_MS = 60 * 60_000;
 
 function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
@@ -69,40 +73,44 @@ function abortError(signal: AbortSignal): Error {
 }
 
 /** Waits for a shared promise, giving up (for this caller only) when its signal aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
+  if (signal.aborted) throw abortError(signal);
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError(signal));
     signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
   });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
-/** A provider over any google-auth-library client (service account, user, external, metadata). */
+/**
+ * A provider over any google-auth-library client (service account, user, external, metadata).
+ * The library caches the token, refreshes it within eagerRefreshThresholdMillis of expiry and
+ * shares one refresh among concurrent callers; this adds the margin for short tokens, keeping
+ * a still-valid token when a refresh fails, a forced refresh after a refusal, and onRefresh.
+ */
 export class LibraryTokenProvider implements TokenProvider {
   readonly source: CredentialSource;
   // Private fields keep the client (and its tokens) out of util.inspect / notebook display.
   readonly #client: LibraryClient;
   readonly #options: RefreshOptions;
+  readonly #baseMargin: number;
+  #margin: number;
   #current?: AccessToken;
-  #pending?: Promise<AccessToken>;
   #refreshes = 0;
 
   constructor(source: CredentialSource, client: LibraryClient, options: RefreshOptions = {}) {
     this.source = source;
     this.#client = client;
     this.#options = options;
-    client.eagerRefreshThresholdMillis = options.marginMs ?? DEFAULT_REFRESH_MARGIN_MS;
+    this.#baseMargin = options.marginMs ?? client.eagerRefreshThresholdMillis;
+    this.#margin = this.#baseMargin;
+    client.eagerRefreshThresholdMillis = this.#margin;
   }
 
   get refreshes(): number {
@@ -110,27 +118,31 @@ export class LibraryTokenProvider implements TokenProvider {
   }
 
   getToken(signal?: AbortSignal): Promise<AccessToken> {
-    const current = this.#current;
-    const margin = this.#client.eagerRefreshThresholdMillis;
-    if (current && Date.now() < current.expiresAt - margin) return Promise.resolve(current);
-    // One library call at a time: a burst of 40 tile requests sends one refresh, not 40.
-    if (!this.#pending) {
-      this.#pending = this.#fetch().finally(() => {
-        this.#pending = undefined;
-      });
-    }
-    return raceAbort(this.#pending, signal);
+    return raceAbort(this.#fetch(false), signal);
   }
 
-  async #fetch(): Promise<AccessToken> {
+  async renew(rejected: string, signal?: AbortSignal): Promise<AccessToken> {
+    const current = await this.getToken(signal);
+    // Another request already got past this refusal: its new token serves this one too.
+    if (current.accessToken !== rejected) return current;
+    return raceAbort(this.#fetch(true), signal);
+  }
+
+  async #fetch(force: boolean): Promise<AccessToken> {
+    const client = this.#client;
     let token: string | null | undefined;
     try {
-      token = (await this.#client.getAccessToken()).token;
+      // An infinite threshold makes the library treat its cached token as expiring; it reads
+      // the threshold synchronously, so restoring it at once leaves other callers unaffected.
+      if (force) client.eagerRefreshThresholdMillis = Number.POSITIVE_INFINITY;
+      const pending = client.getAccessToken();
+      client.eagerRefreshThresholdMillis = this.#margin;
+      token = (await pending).token;
     } catch (error) {
       const explained = explainTokenFailure(error, this.source.label, this.#options);
       const current = this.#current;
-      if (current && Date.now() < current.expiresAt) {
-        // Still valid: keep working on it; the next call after the margin tries again.
+      if (!force && current && Date.now() < current.expiresAt) {
+        // Still valid: keep working on it; the next call inside the margin tries again.
         (this.#options.warn ?? console.warn)(
           `ee-snippets: could not refresh the access token from ${this.source.label}; using ` +
             `the current one until it expires (${explained.message}).`,
@@ -147,13 +159,10 @@ export class LibraryTokenProvider implements TokenProvider {
     }
     if (token === this.#current?.accessToken) return this.#current;
     const now = Date.now();
-    const expiresAt = this.#client.credentials.expiry_date ?? now + DEFAULT_LIFETIME_MS;
-    const margin = Math.min(
-      this.#options.marginMs ?? DEFAULT_REFRESH_MARGIN_MS,
-      (expiresAt - now) / 4,
-    );
+    const expiresAt = client.credentials.expiry_date ?? now + TOKEN_LIFETIME_MS;
     // The library refreshes inside this window; short test tokens need a proportionate one.
-    this.#client.eagerRefreshThresholdMillis = Math.max(0, margin);
+    this.#margin = Math.max(0, Math.min(this.#baseMargin, (expiresAt - now) / 4));
+    client.eagerRefreshThresholdMillis = this.#margin;
     const result = { accessToken: token, expiresAt };
     this.#current = result;
     this.#refreshes += 1;
@@ -162,22 +171,22 @@ export class LibraryTokenProvider implements TokenProvider {
   }
 }
 
-/** Google access tokens live one hour; a raw token's age is unknown, so assume it is fresh. */
-export const RAW_TOKEN_ASSUMED_LIFETIME_MS = 60 * 60_000;
-
 /** Says that EE_ACCESS_TOKEN cannot be refreshed and what to do instead. */
 export const RAW_TOKEN_EXPIRED_FIX =
-  "EE_ACCESS_TOKEN is a raw access token: it cannot be refreshed and Google access tokens " +
-  "last at most an hour. Put a fresh token in .env (e.g. `gcloud auth print-access-token`) and " +
-  "connect again, or configure a refreshing credential (EE_SERVICE_ACCOUNT_KEY or Application " +
-  "Default Credentials).";
+  "EE_ACCESS_TOKEN is a raw access token: it cannot be refreshed, and Google access tokens " +
+  "last at most an hour. Either set a credential that refreshes itself (EE_SERVICE_ACCOUNT_KEY, " +
+  "`gcloud auth application-default login`, or `earthengine authenticate`) and remove " +
+  "EE_ACCESS_TOKEN from .env, or paste a fresh token into .env (e.g. `gcloud auth " +
+  "print-access-token`) and rerun the Setup cell (connect()).";
 
 /**
  * A raw access token (EE_ACCESS_TOKEN): it cannot be refreshed, so once an hour has passed
- * since it was read, warn once that requests will start failing with 401.
+ * since it was read, warn once that requests will start failing with 401; once Earth Engine
+ * refuses it, say so and what to do.
  */
 export class StaticTokenProvider implements TokenProvider {
   readonly source: CredentialSource;
+  readonly refreshes = 0;
   readonly #token: string;
   readonly #now: () => number;
   readonly #warn: (message: string) => void;
@@ -196,19 +205,10 @@ export class StaticTokenProvider implements TokenProvider {
     this.#readAt = this.#now();
   }
 
-  get refreshes(): number {
-    return 0;
-  }
-
-  /** True once the assumed lifetime has passed. */
-  get probablyExpired(): boolean {
-    return this.#now() >= this.#readAt + RAW_TOKEN_ASSUMED_LIFETIME_MS;
-  }
-
   getToken(signal?: AbortSignal): Promise<AccessToken> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const now = this.#now();
-    let expiresAt = this.#readAt + RAW_TOKEN_ASSUMED_LIFETIME_MS;
+    let expiresAt = this.#readAt + TOKEN_LIFETIME_MS;
     if (now >= expiresAt) {
       if (!this.#warned) {
         this.#warned = true;
@@ -221,5 +221,9 @@ export class StaticTokenProvider implements TokenProvider {
       expiresAt = now + 10 * 60_000;
     }
     return Promise.resolve({ accessToken: this.#token, expiresAt });
+  }
+
+  renew(): Promise<AccessToken> {
+    return Promise.reject(new TokenRefusedError(RAW_TOKEN_EXPIRED_FIX, 401));
   }
 }

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { AuthorizationError } from "../../../src/ee/errors";
 import { connect, type Session, TokenRefusedError } from "../../../src/ee/session";
 import { type RunningEmulator, startEmulator } from "../../../src/emulator/index";
 import { bbox } from "../../../src/snippets/aoi";
@@ -297,6 +298,63 @@ describe("tokens that expire mid-run", () => {
           })
         ).length > 0,
       );
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("a raw token that expires mid-run: the next download and search say what to do", async () => {
+    const minted = (await (
+      await fetch(`${emulator.url}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: REFRESH_TOKEN }),
+      })
+    ).json()) as { access_token: string };
+    const session = await connect({
+      env: {
+        HOME: mkdtempSync(join(dir, "home-")),
+        EE_PROJECT: emulator.project,
+        EE_API_URL: emulator.url,
+        EE_ACCESS_TOKEN: minted.access_token,
+      },
+      quiet: true,
+    });
+    try {
+      const search = () =>
+        findImages(session, {
+          aoi,
+          start: "2024-01-01",
+          end: "2024-02-01",
+          maxCloud: 100,
+          onWarning: () => undefined,
+        });
+      const images = await search();
+      assert.ok(images.length > 0, "the token worked while fresh");
+      await sleep(2100); // the emulator's 2 s tokens
+      const explained = (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(error.message, /invalid authentication credentials/);
+        assert.match(error.message, /EE_ACCESS_TOKEN is a raw access token/);
+        assert.match(error.message, /cannot be refreshed/);
+        assert.match(error.message, /EE_SERVICE_ACCOUNT_KEY/);
+        assert.match(error.message, /fresh token.*rerun the Setup cell/);
+        assert.ok(!error.message.includes(minted.access_token), "the token is never shown");
+        return true;
+      };
+      await assert.rejects(
+        downloadSnippet(session, images[0] as never, {
+          outDir: mkdtempSync(join(dir, "out-")),
+          aoi,
+          scale: 10,
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof AuthorizationError, String(error));
+          assert.equal(error.status, 401);
+          return explained(error);
+        },
+      );
+      await assert.rejects(search(), explained);
     } finally {
       await session.close();
     }

@@ -115,6 +115,52 @@ describe("LibraryTokenProvider over google-auth-library", () => {
     assert.match((await patient).accessToken, /^issued-token-/);
   });
 
+  it("renew() after a refusal refreshes a token the library still thinks valid", async () => {
+    const seen: string[] = [];
+    const provider = providerFor(hour, { onRefresh: (t) => seen.push(t.accessToken) });
+    const first = await provider.getToken();
+    const before = hour.issued;
+    const renewed = await provider.renew(first.accessToken);
+    assert.notEqual(renewed.accessToken, first.accessToken);
+    assert.equal(hour.issued, before + 1);
+    assert.deepEqual(seen, [first.accessToken, renewed.accessToken]);
+    // The library's margin is back to normal: the next call reuses the new token.
+    assert.equal((await provider.getToken()).accessToken, renewed.accessToken);
+    assert.equal(hour.issued, before + 1);
+  });
+
+  it("concurrent renewals of one refused token share one refresh; a stale refusal none", async () => {
+    const provider = providerFor(slow);
+    const first = await provider.getToken();
+    const before = slow.issued;
+    const renewed = await Promise.all(
+      Array.from({ length: 20 }, () => provider.renew(first.accessToken)),
+    );
+    assert.equal(slow.issued, before + 1);
+    assert.ok(renewed.every((t) => t.accessToken === renewed[0]?.accessToken));
+    assert.notEqual(renewed[0]?.accessToken, first.accessToken);
+    // A request that was refused with the old token after the renewal: no second refresh.
+    assert.equal((await provider.renew(first.accessToken)).accessToken, renewed[0]?.accessToken);
+    assert.equal(slow.issued, before + 1);
+  });
+
+  it("renew() fails with the named error when the endpoint refuses, even before expiry", async () => {
+    const provider = providerFor(hour, { warn: () => undefined });
+    const first = await provider.getToken();
+    hour.mode = "refuse";
+    try {
+      await assert.rejects(provider.renew(first.accessToken), (error: unknown) => {
+        assert.ok(error instanceof TokenRefusedError);
+        assert.match(error.message, /HTTP 400, invalid_grant/);
+        assert.ok(!error.message.includes(REFRESH));
+        assert.ok(!error.message.includes(first.accessToken));
+        return true;
+      });
+    } finally {
+      hour.mode = "ok";
+    }
+  });
+
   it("hands every new token to onRefresh and never shows it when inspected", async () => {
     const seen: string[] = [];
     const provider = providerFor(hour, { onRefresh: (t) => seen.push(t.accessToken) });
@@ -147,5 +193,23 @@ describe("StaticTokenProvider", () => {
     assert.equal(warnings.length, 1);
     assert.match(warnings[0] ?? "", /EE_ACCESS_TOKEN.*fresh token/);
     assert.doesNotMatch(warnings[0] ?? "", /raw-token-abcdef/);
+  });
+
+  it("renew() says the raw token cannot be refreshed and what to do, without the token", async () => {
+    const provider = new StaticTokenProvider(
+      { kind: "access-token", label: "EE_ACCESS_TOKEN" },
+      "raw-token-abcdef",
+    );
+    await assert.rejects(provider.renew(), (error: unknown) => {
+      assert.ok(error instanceof TokenRefusedError);
+      assert.equal(error.status, 401);
+      assert.match(error.message, /raw access token: it cannot be refreshed/);
+      assert.match(error.message, /EE_SERVICE_ACCOUNT_KEY/);
+      assert.match(error.message, /gcloud auth application-default login/);
+      assert.match(error.message, /earthengine authenticate/);
+      assert.match(error.message, /fresh token.*rerun the Setup cell/);
+      assert.doesNotMatch(error.message, /raw-token-abcdef/);
+      return true;
+    });
   });
 });
