@@ -17,10 +17,12 @@ import { type BenchMode, log, type ScenarioResult } from "./scenarios/common";
 import { runLargeSnippetScenario } from "./scenarios/large-snippet";
 import { runRequestRateScenario } from "./scenarios/request-rate";
 import { runTutorialScenario } from "./scenarios/tutorial";
+import { runTutorial2mScenario } from "./scenarios/tutorial-2m";
 import { runUnknownQuotaScenario } from "./scenarios/unknown-quota";
 
 export const SCENARIOS: Record<string, (mode: BenchMode) => Promise<ScenarioResult>> = {
   tutorial: runTutorialScenario,
+  tutorial2m: runTutorial2mScenario,
   requestRate: runRequestRateScenario,
   largeSnippet: runLargeSnippetScenario,
   unknownQuota: runUnknownQuotaScenario,

@@ -12,6 +12,7 @@ Run it with the Python that has nbclient (scripts/find-python.sh prints it).
 """
 
 import argparse
+import atexit
 import os
 import re
 import sys
@@ -33,6 +34,9 @@ except ImportError as error:
     )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# This checkout's kernel spec (scripts/setup.sh writes it) comes first, so the user's own
+# tslab registered for other projects is neither used nor changed.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (os.path.join(ROOT, ".jupyter-data"), os.environ.get("JUPYTER_PATH")) if p)
 
 
 def parse_args():
@@ -52,6 +56,14 @@ def check_kernel(name):
         spec = KernelSpecManager().get_kernel_spec(name)
     except NoSuchKernel:
         sys.exit(f"execute_notebook: no Jupyter kernel named {name!r}: run scripts/setup.sh to register tslab.")
+    # A spec whose program is gone (its checkout was deleted) would fail deep in the kernel
+    # launcher with a Python traceback.
+    missing = [arg for arg in spec.argv[:2] if os.path.isabs(arg) and not os.path.exists(arg)]
+    if missing:
+        sys.exit(
+            f"execute_notebook: the {name!r} kernel in {spec.resource_dir} runs {', '.join(missing)}, "
+            "which does not exist: run scripts/setup.sh to register this checkout's."
+        )
     expected = os.path.join(ROOT, "node_modules", "tslab", "bin", "tslab")
     if name == "tslab" and os.path.realpath(spec.argv[1] if len(spec.argv) > 1 else "") != os.path.realpath(expected):
         print(
@@ -111,6 +123,11 @@ def main():
         client.execute()
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
         failure = error
+    except (OSError, RuntimeError) as error:
+        # The kernel did not start (its program could not run, or it died before replying).
+        # nbclient's exit hook would then fail on the kernel it never got, with a traceback.
+        atexit.unregister(client._cleanup_kernel)
+        sys.exit(f"execute_notebook: the {args.kernel!r} kernel could not start: {error}. Run scripts/setup.sh, then retry.")
     os.makedirs(os.path.dirname(os.path.abspath(args.output)) or ".", exist_ok=True)
     if failure is not None:
         nbformat.write(nb, args.output)

@@ -54,6 +54,7 @@ export {
   TokenRefusedError,
 } from "./ee/session";
 export { GeoTiffError } from "./geotiff/errors";
+export { type RecorderOptions, RunRecorder } from "./run/recorder";
 export {
   type RunItem,
   type RunOptions,
@@ -61,15 +62,25 @@ export {
   runConcurrent,
   runSequential,
 } from "./run/run";
-export { type Aoi, AoiError, type AoiGeometry, aoiFromGeoJSON, bbox } from "./snippets/aoi";
+export {
+  type Aoi,
+  AoiError,
+  type AoiGeometry,
+  aoiFromGeoJSON,
+  aoiToEe,
+  bbox,
+} from "./snippets/aoi";
 export {
   downloadSnippet,
   downloadSnippets,
   ExistingFileError,
   estimateSnippetBytes,
+  SNIPPET_BANDS,
   type SnippetOptions,
   type SnippetResult,
+  type SnippetRunOptions,
   type SnippetsOptions,
+  startSnippetRun,
 } from "./snippets/batch";
 export { DEFAULT_COLLECTION } from "./snippets/collections";
 export { ManifestError } from "./snippets/manifest";

@@ -7,12 +7,18 @@
  *     show(wallTimeFigure([sequential, concurrent]));
  */
 
-import { type GalleryItem, galleryHtml, imageTableHtml, type TableImage } from "./gallery";
+import {
+  type GalleryItem,
+  type GalleryOptions,
+  galleryHtml,
+  imageTableHtml,
+  type TableImage,
+} from "./gallery";
 import { showHtml } from "./output";
 import type { TimedRun } from "./timing";
 
 export type { Figure } from "./figure";
-export { type GalleryItem, type TableImage, ThumbnailError } from "./gallery";
+export { type GalleryItem, type GalleryOptions, type TableImage, ThumbnailError } from "./gallery";
 export { loadPlotly, show } from "./output";
 export {
   PlotInputError,
@@ -36,7 +42,7 @@ export function showImages(images: readonly TableImage[]): void {
 /** Shows downloaded snippets as a gallery of small thumbnails with date and cloud %. */
 export async function showGallery(
   items: readonly GalleryItem[],
-  options: { maxSide?: number } = {},
+  options: GalleryOptions = {},
 ): Promise<void> {
   const gallery = await galleryHtml(items, options);
   showHtml(gallery.html, gallery.text);

@@ -84,6 +84,9 @@ export interface EeImage extends EeComputed {
     params: Record<string, unknown>,
     callback: (url: string, error?: string) => void,
   ): void;
+  /** `top` over this image, each pixel's mask as its opacity (Image.blend). */
+  blend(top: EeImage): EeImage;
+  toByte(): EeImage;
 }
 
 export interface EeFeatureCollection extends EeComputed {
@@ -106,7 +109,8 @@ export interface EeImageCollection extends EeComputed {
 
 /** The subset of the `ee` namespace the product uses. */
 export interface Ee {
-  Image(source: string | number | EeImage): EeImage;
+  /** Without a source: an empty (fully masked) image, the usual canvas for Image.paint. */
+  Image(source?: string | number | EeImage): EeImage;
   ImageCollection(id: string): EeImageCollection;
   Feature(geometry: EeGeometry, properties?: Record<string, unknown>): EeFeature;
   FeatureCollection(features: EeFeature[] | string): EeFeatureCollection;

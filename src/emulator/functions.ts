@@ -1,7 +1,9 @@
 /**
  * Implementations of the catalog's functions, by wire name. Arguments arrive by Earth
  * Engine's argument names with catalog defaults applied; image operations delegate to
- * image.ts. Every name here has a signature in catalog.ts and vice versa (a test checks).
+ * image.ts and band-math.ts. The keys of FUNCTIONS are the set of implemented functions:
+ * each must be in the catalog (catalog.json) and read only arguments its signature names
+ * (test/emulator/catalog.test.ts checks both); every other catalog function answers 400.
  */
 import { crsFromCode } from "../core/crs";
 import { assetNotFound, invalidArgument } from "./errors";
@@ -25,7 +27,15 @@ import {
   narrowQuery,
   versionOf,
 } from "./functions-collection";
-import { boxPolygon, geometryBox, makeGeometry, makeRectangle } from "./functions-geometry";
+import {
+  boxPolygon,
+  geometryBox,
+  geometryOptions,
+  makeGeometry,
+  makeRectangle,
+  toLonLatGeometry,
+} from "./functions-geometry";
+import { IMAGE_FUNCTIONS } from "./functions-image";
 import {
   Closure,
   type CollectionElement,
@@ -121,6 +131,39 @@ function reprojectArgs(
   return [proj.crs, transform ?? (scale === null ? proj.transform : null), scale];
 }
 
+/**
+ * An argument the emulator does not implement, given a value that would change the answer:
+ * a 400 naming it rather than an answer computed as if it were absent.
+ */
+function unsupported(fn: string, arg: string, value: EeValue, fix: string): never {
+  throw invalidArgument(
+    `${fn}: argument '${arg}' = ${JSON.stringify(value)} is not implemented by the emulator; ${fix}.`,
+  );
+}
+
+function lonLatOnly(fn: string, arg: string, value: EeValue): void {
+  if (value === null || value === undefined) return;
+  const code = value instanceof ProjectionValue ? value.crs : value;
+  const identity =
+    !(value instanceof ProjectionValue) ||
+    value.transform.every((v, i) => v === [1, 0, 0, 0, 1, 0][i]);
+  if (typeof code === "string" && code.toUpperCase() === "EPSG:4326" && identity) return;
+  unsupported(fn, arg, code, "omit it (results are in EPSG:4326)");
+}
+
+function utcOnly(fn: string, value: EeValue): void {
+  if (value === null || value === undefined) return;
+  if (typeof value === "string" && /^(utc|etc\/utc|gmt|z)$/i.test(value.trim())) return;
+  unsupported(fn, "timeZone", value, "omit it or pass 'UTC' (dates are read as UTC)");
+}
+
+function constructed(kind: string, a: Record<string, EeValue>, geometry: Geometry): GeometryValue {
+  const fn = `GeometryConstructors.${kind}`;
+  // The emulator's geometry is planar lon/lat: an unspecified geodesic flag is read as
+  // planar (for AOI-sized shapes the great-circle bow is under a metre).
+  return new GeometryValue(toLonLatGeometry(fn, geometry, geometryOptions(fn, a), false));
+}
+
 function nominalScale(p: ProjectionValue): number {
   const [a, b, , d, e] = p.transform;
   const units = Math.sqrt(Math.abs(a * e - b * d));
@@ -128,17 +171,24 @@ function nominalScale(p: ProjectionValue): number {
   return crsFromCode(p.crs).units === "degree" ? units * ((6378137 * Math.PI) / 180) : units;
 }
 
+/** The one version of every scene collection the emulator serves. */
+const COLLECTION_VERSION = 1_700_000_000_000_000;
+
 export const FUNCTIONS: Record<string, Implementation> = {
   // Collections
   "ImageCollection.load": (a) => {
     const id = str("ImageCollection.load", "id", a.id);
     if (!isSceneCollection(id)) throw assetNotFound("ImageCollection.load", "ImageCollection", id);
+    const version = optionalNumber("ImageCollection.load", "version", a.version);
+    if (version !== null && version !== COLLECTION_VERSION) {
+      throw assetNotFound("ImageCollection.load", "ImageCollection", `${id}@${version}`);
+    }
     return new CollectionValue(
       "Image",
       { kind: "scenes", collection: id, start: null, end: null, regions: [] },
       [],
       id,
-      1_700_000_000_000_000,
+      COLLECTION_VERSION,
     );
   },
   "ImageCollection.fromImages": (a) => {
@@ -199,6 +249,9 @@ export const FUNCTIONS: Record<string, Implementation> = {
     if (!(a.reducer instanceof ReducerValue))
       return typeError("Collection.reduceColumns", "reducer", "Reducer", a.reducer);
     const selectors = stringList("Collection.reduceColumns", "selectors", a.selectors);
+    if (a.weightSelectors !== null && a.weightSelectors !== undefined) {
+      unsupported("Collection.reduceColumns", "weightSelectors", a.weightSelectors, "omit it");
+    }
     const rows: EeValue[] = [];
     for (const element of materialize(c)) {
       const props = elementProperties(element);
@@ -243,8 +296,12 @@ export const FUNCTIONS: Record<string, Implementation> = {
   "Filter.not": (a) => new FilterValue({ op: "not", filter: filterNode("Filter.not", a.filter) }),
 
   // Dates
-  Date: (a) => new DateValue(parseDate("Date", a.value)),
+  Date: (a) => {
+    utcOnly("Date", a.timeZone);
+    return new DateValue(parseDate("Date", a.value));
+  },
   DateRange: (a) => {
+    utcOnly("DateRange", a.timeZone);
     const start = parseDate("DateRange", a.start);
     // Without an end, Earth Engine's range is the single millisecond at start.
     const end = a.end === null ? start + 1 : parseDate("DateRange", a.end);
@@ -264,6 +321,7 @@ export const FUNCTIONS: Record<string, Implementation> = {
     return new FeatureValue(g, { ...((metadata ?? {}) as Record<string, EeValue>) });
   },
   "Feature.geometry": (a) => {
+    lonLatOnly("Feature.geometry", "proj", a.proj);
     const g = elementGeometry(a.feature);
     if (!g) throw invalidArgument("Feature.geometry: The element has no geometry.");
     return new GeometryValue(g);
@@ -298,18 +356,34 @@ export const FUNCTIONS: Record<string, Implementation> = {
   },
 
   // Geometries
-  "GeometryConstructors.Polygon": (a) => new GeometryValue(makeGeometry("Polygon", a.coordinates)),
+  // Coordinates in a geometry's own crs are converted to lon/lat, never read as degrees.
+  "GeometryConstructors.Polygon": (a) =>
+    constructed("Polygon", a, makeGeometry("Polygon", a.coordinates)),
   "GeometryConstructors.MultiPolygon": (a) =>
-    new GeometryValue(makeGeometry("MultiPolygon", a.coordinates)),
-  "GeometryConstructors.Point": (a) => new GeometryValue(makeGeometry("Point", a.coordinates)),
+    constructed("MultiPolygon", a, makeGeometry("MultiPolygon", a.coordinates)),
+  "GeometryConstructors.Point": (a) =>
+    constructed("Point", a, makeGeometry("Point", a.coordinates)),
   "GeometryConstructors.LineString": (a) =>
-    new GeometryValue(makeGeometry("LineString", a.coordinates)),
-  "GeometryConstructors.Rectangle": (a) => new GeometryValue(makeRectangle(a.coordinates)),
-  "Geometry.bounds": (a) =>
-    new GeometryValue(boxPolygon(geometryBox(geometry("Geometry.bounds", "geometry", a.geometry)))),
+    constructed("LineString", a, makeGeometry("LineString", a.coordinates)),
+  "GeometryConstructors.Rectangle": (a) =>
+    constructed("Rectangle", a, makeRectangle(a.coordinates)),
+  "Geometry.bounds": (a) => {
+    lonLatOnly("Geometry.bounds", "proj", a.proj);
+    return new GeometryValue(
+      boxPolygon(geometryBox(geometry("Geometry.bounds", "geometry", a.geometry))),
+    );
+  },
 
   // Images
-  "Image.load": (a) => loadImage(str("Image.load", "id", a.id)),
+  "Image.load": (a) => {
+    const loaded = loadImage(str("Image.load", "id", a.id));
+    const version = optionalNumber("Image.load", "version", a.version);
+    // -1 (the catalog's default) means the latest version.
+    if (version !== null && version !== -1 && version !== loaded.version) {
+      throw assetNotFound("Image.load", "Image", `${str("Image.load", "id", a.id)}@${version}`);
+    }
+    return loaded;
+  },
   "Image.constant": (a) => {
     const v = a.value;
     if (typeof v === "number" || (Array.isArray(v) && v.every((x) => typeof x === "number"))) {
@@ -451,4 +525,12 @@ export const FUNCTIONS: Record<string, Implementation> = {
     nominalScale(projection("Projection.nominalScale", "proj", a.proj)),
   "Reducer.toList": (a) =>
     new ReducerValue("toList", optionalNumber("Reducer.toList", "tupleSize", a.tupleSize)),
+
+  // Casts, band maths, masks, blend, addBands, slice, List.map
+  ...IMAGE_FUNCTIONS,
 };
+
+/** Wire names of the functions the emulator evaluates, sorted. */
+export function implementedFunctionNames(): string[] {
+  return Object.keys(FUNCTIONS).sort();
+}

@@ -31,9 +31,30 @@ function rectangle(west: number, south: number, east: number, north: number): Ge
 }
 
 /**
+ * The projection Earth Engine keeps for an image when a request names none: its bands' own
+ * (a Sentinel-2 image's UTM zone, at its first band's scale), when they share one CRS in
+ * metres. Constants and mixed CRSs have none here (EPSG:4326 is used, as before).
+ */
+function nativeProjection(
+  img: EmImage,
+): { crs: string; scale: number; origin: [number, number] } | undefined {
+  const [first] = img.bands;
+  if (!first || !img.bands.every((band) => band.crsCode === first.crsCode)) return undefined;
+  const crs = crsFromCode(first.crsCode);
+  if (crs.units !== "metre") return undefined;
+  const [a, b, , d, e] = first.crsTransform;
+  const scale = Math.sqrt(Math.abs(a * e - b * d));
+  return scale > 0
+    ? { crs: crs.code, scale, origin: [first.crsTransform[2], first.crsTransform[5]] }
+    : undefined;
+}
+
+/**
  * Image.clipToBoundsAndScale: clips to the bounding box of `geometry` (default: the image's
  * footprint) and remembers the requested size for the thumbnail grid, in the image's
- * default projection when one was set (getDownloadURL's `crs`), else EPSG:4326.
+ * default projection when one was set (getDownloadURL's `crs`), else in its bands' own
+ * projection (at their scale when no size is given), as Earth Engine keeps it; EPSG:4326
+ * only for images without one (constants).
  */
 export function clipToBoundsAndScale(
   img: EmImage,
@@ -54,13 +75,20 @@ export function clipToBoundsAndScale(
   const [west, south, east, north] = lonLatBounds(geometry);
   const box = rectangle(west, south, east, north);
   const clipped = clip(img, box);
+  const own = img.defaultCrs === undefined ? nativeProjection(img) : undefined;
+  const sized =
+    opts.width !== undefined ||
+    opts.height !== undefined ||
+    opts.maxDimension !== undefined ||
+    opts.scale !== undefined;
   const hint: ThumbnailHint = {
     region: box,
     width: opts.width,
     height: opts.height,
     maxDimension: opts.maxDimension,
-    scale: opts.scale,
-    crs: img.defaultCrs,
+    scale: opts.scale ?? (sized ? undefined : own?.scale),
+    crs: img.defaultCrs ?? own?.crs,
+    origin: sized ? undefined : own?.origin,
   };
   const grid = defaultThumbnailGrid({ ...clipped, thumbnailHint: hint }, {});
   const a = grid.affine;
@@ -164,7 +192,24 @@ export function defaultThumbnailGrid(
       : (params.scale ?? hint?.scale);
   let width: number;
   let height: number;
-  if (size.width !== undefined && size.height !== undefined) {
+  let pixelX: number | undefined;
+  if (
+    size.width === undefined &&
+    size.height === undefined &&
+    size.maxDimension === undefined &&
+    scaleMetres !== undefined
+  ) {
+    // A scale is kept exactly (the extent grows to whole pixels), on the image's own pixel
+    // grid when the scale is its native one, as Earth Engine keeps it.
+    pixelX = crs.units === "degree" ? scaleMetres / 111319.49079327357 : scaleMetres;
+    const origin = params.scale === undefined ? hint?.origin : undefined;
+    if (origin && crs.code === hint?.crs) {
+      xmin = origin[0] + Math.floor((xmin - origin[0]) / pixelX) * pixelX;
+      ymax = origin[1] - Math.floor((origin[1] - ymax) / pixelX) * pixelX;
+    }
+    width = Math.max(1, Math.ceil((xmax - xmin) / pixelX - 1e-9));
+    height = Math.max(1, Math.ceil((ymax - ymin) / pixelX - 1e-9));
+  } else if (size.width !== undefined && size.height !== undefined) {
     width = size.width;
     height = size.height;
   } else {
@@ -185,11 +230,11 @@ export function defaultThumbnailGrid(
   return {
     crsCode: crs.code,
     affine: {
-      scaleX: extentX / width,
+      scaleX: pixelX ?? extentX / width,
       shearX: 0,
       translateX: xmin,
       shearY: 0,
-      scaleY: -extentY / height,
+      scaleY: -(pixelX ?? extentY / height),
       translateY: ymax,
     },
     width,

@@ -6,13 +6,13 @@
 import { crsFromCode } from "../core/crs";
 import { INTEGER_RANGES, isFloatType, type SampleType } from "../core/samples";
 import { EmulatorInputError } from "./errors";
+import { finerThanNative, nativeWindow } from "./image-native";
 import {
   bandResolution,
   isSpectralBand,
   sceneBandIds,
   sceneBandsMapped,
   sceneBandsValues,
-  sceneBandValues,
 } from "./landscape/bands";
 import { productKind } from "./landscape/cover";
 import { releaseSceneRaster, type SceneRaster } from "./landscape/raster";
@@ -30,6 +30,8 @@ export interface ThumbnailHint {
   scale?: number;
   /** CRS of the grid; undefined means EPSG:4326. */
   crs?: string;
+  /** A corner of the image's own pixel grid in `crs`, which a grid at its scale snaps to. */
+  origin?: [number, number];
 }
 
 export interface EmImage {
@@ -156,51 +158,135 @@ export function sceneImage(scene: Scene): EmImage {
       ctx.onDispose(() => releaseSceneRaster(rendered));
       return rendered;
     });
+  // Where the grid is finer than a band's native pixels, the band is rendered on its native
+  // grid and resampled (image-native.ts); 0 stands for "render on the output grid itself".
+  const nativeResolution = (ctx: RenderContext, index: number): number => {
+    const resolution = bandResolution(ids[index]);
+    return finerThanNative(ctx, resolution) ? resolution : 0;
+  };
+  const native = (ctx: RenderContext, resolution: number) => {
+    const { xmin: tx, ymax: ty } = scene.utmBounds;
+    const window = ctx.memo(ctx, `native:${scene.epsg}:${tx}:${ty}:${resolution}`, () =>
+      nativeWindow(ctx, scene, resolution),
+    );
+    const rendered = ctx.memo(ctx, `${sceneKey}:native:${resolution}`, () => {
+      if (!window.ctx) return undefined;
+      const part = renderScene(scene, window.ctx, toLonLat);
+      ctx.onDispose(() => releaseSceneRaster(part));
+      return part;
+    });
+    return { window, rendered };
+  };
+  /** Positions in `indices` grouped by how their bands render (see nativeResolution). */
+  const byResolution = (ctx: RenderContext, indices: number[]): Map<number, number[]> => {
+    const groups = new Map<number, number[]>();
+    indices.forEach((index, k) => {
+      const key = nativeResolution(ctx, index);
+      groups.set(key, [...(groups.get(key) ?? []), k]);
+    });
+    return groups;
+  };
+  const valuesOnGrid = (ctx: RenderContext, indices: number[]): Raster[] => {
+    const scene_ = raster(ctx);
+    const data = indices.map((index) => newBandArray(index, ctx.width * ctx.height));
+    sceneBandsValues(
+      scene,
+      scene_,
+      indices.map((index) => ids[index]),
+      data,
+    );
+    return data.map((values) => ({
+      data: values,
+      mask: scene_.footprint,
+      footprint: scene_.footprint,
+    }));
+  };
+  const valuesNative = (ctx: RenderContext, indices: number[], resolution: number): Raster[] => {
+    const { window, rendered } = native(ctx, resolution);
+    const size = ctx.width * ctx.height;
+    const outs = indices.map((index) => newBandArray(index, size));
+    if (rendered && window.ctx) {
+      const windowSize = window.ctx.width * window.ctx.height;
+      const values = indices.map((index) => newBandArray(index, windowSize));
+      sceneBandsValues(
+        scene,
+        rendered,
+        indices.map((index) => ids[index]),
+        values,
+      );
+      for (let k = 0; k < values.length; k++) window.gather(values[k], outs[k]);
+    }
+    return outs.map((data) => ({ data, mask: window.footprint, footprint: window.footprint }));
+  };
+  const renderValues = (ctx: RenderContext, indices: number[]): Raster[] => {
+    const out: Raster[] = new Array(indices.length);
+    for (const [resolution, positions] of byResolution(ctx, indices)) {
+      const group = positions.map((k) => indices[k]);
+      const rasters =
+        resolution === 0 ? valuesOnGrid(ctx, group) : valuesNative(ctx, group, resolution);
+      positions.forEach((k, g) => {
+        out[k] = rasters[g];
+      });
+    }
+    return out;
+  };
+  const mappedOnGrid = (ctx: RenderContext, names: string[], luts: Uint8Array[]): Raster[] => {
+    const size = ctx.width * ctx.height;
+    const outs = names.map(() => new Uint8Array(size));
+    const footprint = new Uint8Array(size);
+    // Strip by strip, so that the land cover between classifying and mixing stays in the
+    // CPU cache instead of making a round trip through memory (59 MB at 2048x2048).
+    const stripRows = Math.max(
+      LATTICE_STEP,
+      Math.floor(STRIP_PIXELS / ctx.width / LATTICE_STEP) * LATTICE_STEP,
+    );
+    for (let row0 = 0; row0 < ctx.height; row0 += stripRows) {
+      const rows = Math.min(stripRows, ctx.height - row0);
+      const part = renderScene(scene, ctx.strip(row0, rows), toLonLat);
+      footprint.set(part.footprint, row0 * ctx.width);
+      sceneBandsMapped(scene, part, names, luts, outs, row0 * ctx.width);
+      releaseSceneRaster(part);
+    }
+    return outs.map((data) => ({ data, mask: footprint, footprint }));
+  };
+  const mappedNative = (
+    ctx: RenderContext,
+    names: string[],
+    luts: Uint8Array[],
+    resolution: number,
+  ): Raster[] => {
+    const { window, rendered } = native(ctx, resolution);
+    const size = ctx.width * ctx.height;
+    const outs = luts.map((lut) => new Uint8Array(size).fill(lut[0]));
+    if (rendered && window.ctx) {
+      const windowSize = window.ctx.width * window.ctx.height;
+      const values = names.map(() => new Uint8Array(windowSize));
+      sceneBandsMapped(scene, rendered, names, luts, values);
+      for (let k = 0; k < values.length; k++) window.gather(values[k], outs[k], luts[k][0]);
+    }
+    return outs.map((data) => ({ data, mask: window.footprint, footprint: window.footprint }));
+  };
   return {
     bands,
     properties: { ...scene.properties },
     footprintGeometry: { type: "Polygon", coordinates: [scene.footprint] },
-    renderBand(ctx, index) {
-      const scene_ = raster(ctx);
-      const data = newBandArray(index, ctx.width * ctx.height);
-      sceneBandValues(scene, scene_, ids[index], data);
-      return { data, mask: scene_.footprint, footprint: scene_.footprint };
-    },
-    renderBands(ctx, indices) {
-      const scene_ = raster(ctx);
-      const data = indices.map((index) => newBandArray(index, ctx.width * ctx.height));
-      sceneBandsValues(
-        scene,
-        scene_,
-        indices.map((index) => ids[index]),
-        data,
-      );
-      return data.map((values) => ({
-        data: values,
-        mask: scene_.footprint,
-        footprint: scene_.footprint,
-      }));
-    },
+    renderBand: (ctx, index) => renderValues(ctx, [index])[0],
+    renderBands: renderValues,
     renderMapped(ctx, indices, luts) {
-      const names = indices.map((index) => ids[index]);
-      if (!names.every(isSpectralBand)) return undefined;
-      const size = ctx.width * ctx.height;
-      const outs = indices.map(() => new Uint8Array(size));
-      const footprint = new Uint8Array(size);
-      // Strip by strip, so that the land cover between classifying and mixing stays in the
-      // CPU cache instead of making a round trip through memory (59 MB at 2048x2048).
-      const stripRows = Math.max(
-        LATTICE_STEP,
-        Math.floor(STRIP_PIXELS / ctx.width / LATTICE_STEP) * LATTICE_STEP,
-      );
-      for (let row0 = 0; row0 < ctx.height; row0 += stripRows) {
-        const rows = Math.min(stripRows, ctx.height - row0);
-        const part = renderScene(scene, ctx.strip(row0, rows), toLonLat);
-        footprint.set(part.footprint, row0 * ctx.width);
-        sceneBandsMapped(scene, part, names, luts, outs, row0 * ctx.width);
-        releaseSceneRaster(part);
+      if (!indices.every((index) => isSpectralBand(ids[index]))) return undefined;
+      const out: Raster[] = new Array(indices.length);
+      for (const [resolution, positions] of byResolution(ctx, indices)) {
+        const names = positions.map((k) => ids[indices[k]]);
+        const groupLuts = positions.map((k) => luts[k]);
+        const rasters =
+          resolution === 0
+            ? mappedOnGrid(ctx, names, groupLuts)
+            : mappedNative(ctx, names, groupLuts, resolution);
+        positions.forEach((k, g) => {
+          out[k] = rasters[g];
+        });
       }
-      return outs.map((data) => ({ data, mask: footprint, footprint }));
+      return out;
     },
   };
 }
@@ -345,7 +431,17 @@ export function reproject(
 
 function andMasks(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i] & b[i];
+  let start = 0;
+  // Four pixels per step where both inputs are word-aligned (fresh arrays are).
+  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
+    const words = a.length >> 2;
+    const wa = new Uint32Array(a.buffer, a.byteOffset, words);
+    const wb = new Uint32Array(b.buffer, b.byteOffset, words);
+    const wo = new Uint32Array(out.buffer, 0, words);
+    for (let i = 0; i < words; i++) wo[i] = wa[i] & wb[i];
+    start = words << 2;
+  }
+  for (let i = start; i < a.length; i++) out[i] = a[i] & b[i];
   return out;
 }
 
@@ -427,6 +523,27 @@ export function unmask(
 // Painting
 
 /**
+ * A copy of `data` to paint `values` into: in its own integer array when they fit it (an
+ * outline on a visualized uint8 image stays uint8, 8x less to copy and convert), else as
+ * float64.
+ */
+function nonZeroIndices(cover: Uint8Array): Int32Array {
+  let count = 0;
+  for (let i = 0; i < cover.length; i++) if (cover[i] !== 0) count++;
+  const out = new Int32Array(count);
+  for (let i = 0, n = 0; i < cover.length; i++) if (cover[i] !== 0) out[n++] = i;
+  return out;
+}
+
+function paintedCopy(data: Raster["data"], values: number[]): Raster["data"] {
+  const fits = (range: readonly [number, number]) =>
+    values.every((v) => Number.isInteger(v) && v >= range[0] && v <= range[1]);
+  if (data instanceof Uint8Array && fits([0, 255])) return data.slice();
+  if (data instanceof Uint16Array && fits([0, 65535])) return data.slice();
+  return new Float64Array(data);
+}
+
+/**
  * Image.paint. Earth Engine documents `color` as a number or the name of a numeric
  * property of each feature (`featureProperties`, parallel to `geometries`). The tutorial
  * passes '0000ffff', a CSS-like colour that is no property: Earth Engine still paints such
@@ -460,21 +577,21 @@ export function paint(
     }),
     renderBand(ctx, index) {
       const source = ctx.band(img, index);
-      const data = new Float64Array(source.data);
+      const data = paintedCopy(source.data, values);
       const mask = new Uint8Array(source.mask);
       const footprint = new Uint8Array(source.footprint);
-      const size = data.length;
       geometries.forEach((geometry, k) => {
-        const cover = ctx.memo(geometry, `paint:${width ?? "fill"}`, () =>
-          rasterizeGeometries(ctx, [geometry], width),
+        // The covered pixels' indices, found once per request: an outline covers a thin
+        // ring, and every band then touches only it.
+        const covered = ctx.memo(geometry, `paint:${width ?? "fill"}`, () =>
+          nonZeroIndices(rasterizeGeometries(ctx, [geometry], width)),
         );
         const v = values[k];
-        for (let i = 0; i < size; i++) {
-          if (cover[i] !== 0) {
-            data[i] = v;
-            mask[i] = 255;
-            footprint[i] = 255;
-          }
+        for (let n = 0; n < covered.length; n++) {
+          const i = covered[n];
+          data[i] = v;
+          mask[i] = 255;
+          footprint[i] = 255;
         }
       });
       return { data, mask, footprint };

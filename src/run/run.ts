@@ -1,6 +1,6 @@
-import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
-import { ProgressBar } from "../display/progress";
+import type { ProgressBar } from "../display/progress";
+import { RunRecorder } from "./recorder";
 
 /** One item of a run: when it started and ended (ms since the run began) and how it went. */
 export interface RunItem<R = unknown> {
@@ -92,57 +92,20 @@ async function run<T, R>(
   mode: RunReport["mode"],
   options: RunOptions<T>,
 ): Promise<RunReport<R>> {
-  const label = options.label ?? (mode === "sequential" ? "sequential" : `concurrent x${limit}`);
   const keyOf = options.key ?? defaultKey;
-  const bar =
-    options.progress instanceof ProgressBar
-      ? options.progress
-      : options.progress === false
-        ? undefined
-        : new ProgressBar({ label, total: items.length });
-  const startedAt = Date.now();
-  const t0 = performance.now();
+  const recorder = new RunRecorder<R>({
+    mode,
+    limit,
+    label: options.label,
+    total: items.length,
+    progress: options.progress,
+    signal: options.signal,
+    stopOnInterrupt: options.stopOnInterrupt,
+  });
   const limiter = pLimit(limit);
-  const interrupt = new AbortController();
-  const onInterrupt = () => interrupt.abort(new Error("interrupted (SIGINT)"));
-  if (options.stopOnInterrupt !== false) process.on("SIGINT", onInterrupt);
-  const signal = options.signal
-    ? AbortSignal.any([options.signal, interrupt.signal])
-    : interrupt.signal;
-  // Every running task and each of its requests listens to this one signal; past Node's
-  // default of 10 listeners it would warn of a leak that is not one.
-  setMaxListeners(0, signal);
-  const runItem = async (item: T, index: number, release: () => void): Promise<RunItem<R>> => {
-    const key = keyOf(item, index);
-    const startMs = performance.now() - t0;
-    if (signal?.aborted) {
-      return {
-        index,
-        key,
-        startMs,
-        endMs: startMs,
-        ok: false,
-        error: `not started: ${abortReason(signal)}`,
-      };
-    }
-    try {
-      const value = await task(item, { index, signal, release });
-      const bytes = bytesOf(value);
-      bar?.tick({ bytes });
-      return { index, key, startMs, endMs: performance.now() - t0, ok: true, bytes, value };
-    } catch (error) {
-      bar?.tick({ failed: true });
-      return {
-        index,
-        key,
-        startMs,
-        endMs: performance.now() - t0,
-        ok: false,
-        error: messageOf(error),
-      };
-    }
-  };
-  const results = await Promise.all(
+  const runItem = (item: T, index: number, release: () => void) =>
+    recorder.record(keyOf(item, index), index, (signal) => task(item, { index, signal, release }));
+  await Promise.all(
     items.map((item, index) => {
       if (mode === "sequential") return limiter(() => runItem(item, index, () => {}));
       // p-limit frees a slot when the function it runs settles: that function settles on the
@@ -156,22 +119,8 @@ async function run<T, R>(
           }),
       ).then(() => outcome as Promise<RunItem<R>>);
     }),
-  ).finally(() => process.off("SIGINT", onInterrupt));
-  const wallMs = performance.now() - t0;
-  bar?.done();
-  const failed = results.filter((item) => !item.ok).length;
-  return {
-    mode,
-    limit,
-    label,
-    startedAt,
-    wallMs,
-    items: results,
-    succeeded: results.length - failed,
-    failed,
-    bytes: results.reduce((sum, item) => sum + (item.bytes ?? 0), 0),
-    aborted: signal.aborted,
-  };
+  );
+  return recorder.finish();
 }
 
 function defaultKey(item: unknown, index: number): string {
@@ -183,23 +132,4 @@ function defaultKey(item: unknown, index: number): string {
     }
   }
   return `#${index + 1}`;
-}
-
-function bytesOf(value: unknown): number | undefined {
-  if (
-    value &&
-    typeof value === "object" &&
-    typeof (value as { bytes?: unknown }).bytes === "number"
-  ) {
-    return (value as { bytes: number }).bytes;
-  }
-  return undefined;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function abortReason(signal: AbortSignal): string {
-  return signal.reason instanceof Error ? signal.reason.message : "the run was aborted";
 }

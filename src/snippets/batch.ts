@@ -27,6 +27,7 @@ import { planGrid } from "../download/grid";
 import type { Backend } from "../ee/backend";
 import type { Ee } from "../ee/client";
 import type { RequestLimiter } from "../ee/limiter";
+import { RunRecorder } from "../run/recorder";
 import { type RunReport, runConcurrent, runSequential, type TaskContext } from "../run/run";
 import { type Aoi, AoiError } from "./aoi";
 import { collectionFacts, DEFAULT_COLLECTION } from "./collections";
@@ -230,21 +231,78 @@ export async function downloadSnippets(
   } finally {
     await manifest.flush().catch(() => undefined);
   }
-  // The run's outcome matters more than its report: a full disk fails the report, not the run.
-  await appendRunReport(
-    options.outDir,
-    summarizeRun(report, {
-      backend: session.backend.kind,
-      collection: plans[0]?.collection ?? options.collection ?? DEFAULT_COLLECTION,
-      aoi: options.aoi.name,
-      scale: options.scale,
-    }),
-  ).catch((error: unknown) => {
-    console.warn(
-      `ee-snippets: could not write ${options.outDir}/report.json (${error instanceof Error ? error.message : String(error)}); the run itself finished.`,
-    );
+  await saveRunReport(options.outDir, report, {
+    backend: session.backend.kind,
+    collection: plans[0]?.collection ?? options.collection ?? DEFAULT_COLLECTION,
+    aoi: options.aoi.name,
+    scale: options.scale,
   });
   return { ...report, stalePartials };
+}
+
+export interface SnippetRunOptions {
+  /** Where the snippets go; the run is appended to its report.json. */
+  outDir: string;
+  aoi: Aoi;
+  scale: number;
+  collection?: string;
+  mode: RunReport["mode"];
+  /** Images at once in a concurrent run, as the report states it. */
+  limit?: number;
+  label?: string;
+  /** Images expected, for the progress bar. */
+  total?: number;
+  progress?: boolean | ProgressBar;
+  signal?: AbortSignal;
+}
+
+/**
+ * Times snippets that the caller downloads in its own loop (a `for` loop with await, or
+ * p-limit and Promise.all): each goes through `time`, and `finish` returns the RunReport the
+ * plots take and appends the run to `outDir`/report.json, as downloadSnippets does. Creates
+ * `outDir` (downloadImage writes only into an existing folder); the clock starts on return.
+ */
+export async function startSnippetRun<R extends { path: string } = DownloadResult>(
+  session: SnippetSession,
+  options: SnippetRunOptions,
+): Promise<RunRecorder<R>> {
+  if (!options || typeof options.outDir !== "string" || !options.aoi) {
+    throw new DownloadParameterError(
+      "startSnippetRun needs options { outDir, aoi, scale, mode }, those of the downloads it times.",
+    );
+  }
+  const context = {
+    backend: session.backend.kind,
+    collection: options.collection ?? DEFAULT_COLLECTION,
+    aoi: options.aoi.name,
+    scale: options.scale,
+  };
+  await ensureOutputDir(options.outDir);
+  return new RunRecorder<R>({
+    mode: options.mode,
+    limit: options.limit,
+    label: options.label,
+    total: options.total,
+    progress: options.progress,
+    signal: options.signal,
+    onFinish: (report) => saveRunReport(options.outDir, report, context),
+  });
+}
+
+/** Appends a finished run to `outDir`/report.json; a failed write warns, never fails the run. */
+async function saveRunReport(
+  outDir: string,
+  report: RunReport<{ path: string }>,
+  context: Parameters<typeof summarizeRun>[1],
+): Promise<void> {
+  // The run's outcome matters more than its report: a full disk fails the report, not the run.
+  await ensureOutputDir(outDir)
+    .then(() => appendRunReport(outDir, summarizeRun(report, context)))
+    .catch((error: unknown) => {
+      console.warn(
+        `ee-snippets: could not write ${outDir}/report.json (${error instanceof Error ? error.message : String(error)}); the run itself finished.`,
+      );
+    });
 }
 
 /** The manifest parameters a snippet would be downloaded with (for audits and tests). */
@@ -268,6 +326,8 @@ export function snippetParams(
       gamma: look.gamma ?? TUTORIAL_STYLE.gamma,
       outlineColor: look.outlineColor ?? TUTORIAL_STYLE.outlineColor,
       outlineWidth: look.outlineWidth ?? TUTORIAL_STYLE.outlineWidth,
+      // Only when not the default, so manifests written before the option still match.
+      ...(look.outline === "blue" ? { outline: "blue" } : {}),
     },
   };
 }

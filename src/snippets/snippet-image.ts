@@ -16,6 +16,13 @@ export interface SnippetStyle {
    * "0000ffff"; Earth Engine reads a string there as a feature property name.
    */
   outlineColor?: number | string;
+  /**
+   * "tutorial" (default): paint the outline into the snippet with `outlineColor`, as the
+   * tutorial does (so not blue on Earth Engine, see outlineColor). "blue": the blue outline the
+   * tutorial means, done the Earth Engine way: painted into an empty image, visualized with
+   * palette 0000ff and blended over the snippet (`outlineColor` is not used).
+   */
+  outline?: "tutorial" | "blue";
   /** Outline width in output pixels; 0 draws no outline. */
   outlineWidth?: number;
 }
@@ -52,9 +59,16 @@ export function snippetImage(session: { ee: Ee }, imageId: string, style: Snippe
     })
     .clip(region);
   const width = style.outlineWidth ?? TUTORIAL_STYLE.outlineWidth;
-  return width > 0
-    ? visualized.paint(region, style.outlineColor ?? TUTORIAL_STYLE.outlineColor, width)
-    : visualized;
+  if (width <= 0) return visualized;
+  if (style.outline === "blue") {
+    const outline = ee
+      .Image()
+      .toByte()
+      .paint(region, 1, width)
+      .visualize({ palette: ["0000ff"] });
+    return visualized.blend(outline);
+  }
+  return visualized.paint(region, style.outlineColor ?? TUTORIAL_STYLE.outlineColor, width);
 }
 
 /** Stands for the image id in a serialized snippet template; no Earth Engine id looks like it. */

@@ -11,6 +11,7 @@ const root = join(__dirname, "..", "..");
 /** Each scenario's headline ratios: the report is useless to a reader without them. */
 const EXPECTED_RATIOS: Record<string, string[]> = {
   tutorial: ["efficiencyAtLimit4", "defaultVsTutorialSpeedup", "sequentialEfficiency"],
+  tutorial2m: ["speedupAtLimit8", "efficiencyAtLimit8", "emulatorCpuVsModelled"],
   requestRate: ["directRateVsQuota", "transportRateVsQuota", "directVsDownloadUrl"],
   largeSnippet: [
     "throughputVsTransfer256",

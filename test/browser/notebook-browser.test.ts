@@ -4,30 +4,19 @@
  * cell shows an error. Leaves a screenshot in test/artifacts/.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { executeNotebook, jupyterPython, NOTEBOOKS, requireTslabKernel } from "../notebook/harness";
 import {
-  executeNotebook,
-  jupyterPython,
-  NOTEBOOKS,
-  type Notebook,
-  ROOT,
-  requireTslabKernel,
-} from "../notebook/harness";
+  ARTIFACTS,
+  type JupyterServer,
+  launchChromium,
+  prepareNotebookDir,
+  startJupyter,
+} from "./browser-harness";
 
 // The callbacks passed to page.evaluate/waitForFunction run in the page; these few
 // declarations type them without adding the DOM library to the whole project.
@@ -42,106 +31,12 @@ declare const document: {
 };
 declare const window: unknown;
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = join(ROOT, "test", "artifacts");
 const NOTEBOOK = "download_s2_snippets.ipynb";
 const RUN_TIMEOUT_MS = 240_000;
 
-let jupyter: ChildProcess | undefined;
-let jupyterLog = "";
+let jupyter: JupyterServer | undefined;
 let context: BrowserContext | undefined;
 const scratch = mkdtempSync(join(tmpdir(), "browser-test-"));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-/**
- * A copy of the notebook in a git-ignored folder inside the checkout: the browser session
- * autosaves outputs, which must not land in notebooks/, and the copy still needs `./src` and
- * node_modules above it.
- */
-function prepareNotebookDir(): string {
-  const dir = join(ARTIFACTS, "browser-notebook");
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  symlinkSync("../../../src", join(dir, "src"));
-  const notebook = JSON.parse(readFileSync(join(NOTEBOOKS, NOTEBOOK), "utf8")) as Notebook;
-  const parameters = notebook.cells.find((cell) => cell.metadata?.tags?.includes("parameters"));
-  assert.ok(parameters, "the notebook has a cell tagged parameters");
-  const source = Array.isArray(parameters.source) ? parameters.source.join("") : parameters.source;
-  const outDir = JSON.stringify(join(scratch, "snippets"));
-  const edited = source.replace(/^const OUT_DIR = .*;.*$/m, `const OUT_DIR = ${outDir};`);
-  assert.notEqual(edited, source, "the parameters cell sets OUT_DIR");
-  parameters.source = edited;
-  writeFileSync(join(dir, NOTEBOOK), JSON.stringify(notebook, null, 1));
-  return dir;
-}
-
-async function startJupyter(python: string, dir: string): Promise<{ url: string; token: string }> {
-  const port = await freePort();
-  const token = randomBytes(16).toString("hex");
-  const runtime = join(scratch, "runtime");
-  mkdirSync(runtime, { recursive: true });
-  jupyter = spawn(
-    python,
-    [
-      "-m",
-      "notebook",
-      "--no-browser",
-      "--ip=127.0.0.1",
-      `--port=${port}`,
-      "--port-retries=0",
-      `--NotebookApp.token=${token}`,
-      `--notebook-dir=${dir}`,
-      "--allow-root",
-    ],
-    {
-      cwd: dir,
-      env: { ...process.env, EE_BACKEND: "emulator", JUPYTER_RUNTIME_DIR: runtime },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  jupyter.stdout?.on("data", (chunk) => {
-    jupyterLog += chunk;
-  });
-  jupyter.stderr?.on("data", (chunk) => {
-    jupyterLog += chunk;
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (jupyter.exitCode !== null) break;
-    try {
-      const response = await fetch(`${url}/api/status?token=${token}`);
-      if (response.ok) return { url, token };
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`Jupyter Notebook did not start on ${url}:\n${jupyterLog.slice(-3000)}`);
-}
-
-async function stopJupyter(): Promise<void> {
-  const child = jupyter;
-  if (!child || child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  // SIGTERM lets the server shut its kernels down (and with them the emulator).
-  process.kill(child.pid, "SIGTERM");
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGKILL");
-  }, 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 async function waitForKernelIdle(page: Page): Promise<void> {
   await page.waitForFunction(
@@ -169,28 +64,19 @@ async function setUp(): Promise<{
   context: BrowserContext;
 }> {
   if (server && context) return { ...server, context };
-  if (!existsSync(CHROMIUM)) {
-    assert.fail(`Chromium is not installed at ${CHROMIUM}: run scripts/setup.sh --browser.`);
-  }
   const python = jupyterPython();
   requireTslabKernel(python);
-  const dir = prepareNotebookDir();
-  server = { ...(await startJupyter(python, dir)), dir };
-  context = await chromium.launchPersistentContext(join(scratch, "chromium-profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+  const dir = join(ARTIFACTS, "browser-notebook");
+  prepareNotebookDir(dir, [NOTEBOOK], join(scratch, "snippets"));
+  jupyter = await startJupyter({
+    python,
+    args: ["-m", "notebook", `--notebook-dir=${dir}`],
+    optionPrefix: "--NotebookApp",
+    cwd: dir,
+    scratch,
   });
+  server = { url: jupyter.url, token: jupyter.token, dir };
+  context = await launchChromium(join(scratch, "chromium-profile"));
   return { ...server, context };
 }
 
@@ -200,7 +86,7 @@ before(() => {
 
 after(async () => {
   await context?.close().catch(() => undefined);
-  await stopJupyter();
+  await jupyter?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -268,7 +154,7 @@ test("the tutorial notebook runs in Jupyter Notebook in Chromium and renders its
   const screenshot = join(ARTIFACTS, "browser-notebook.png");
   await page.screenshot({ path: screenshot });
 
-  const details = `(screenshot: ${screenshot})\n${JSON.stringify(report, null, 1)}\nJupyter log:\n${jupyterLog.slice(-2000)}`;
+  const details = `(screenshot: ${screenshot})\n${JSON.stringify(report, null, 1)}\nJupyter log:\n${jupyter?.log().slice(-2000)}`;
   assert.deepEqual(report.errors, [], `cells show errors ${details}`);
   assert.deepEqual(
     report.stderr.filter((text) => /Error|failed/.test(text)),

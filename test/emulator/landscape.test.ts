@@ -115,10 +115,17 @@ test("product kinds: the SR collections are L2A; baseline 04.00 offsets only non
   assert.deepEqual(productKind("COPERNICUS/S2_HARMONIZED", after), { level: "L1C", offset: 0 });
 });
 
-/** Computed on the code before landscape.ts was split (commit 852d900) and unchanged since. */
+/**
+ * Computed on the code before landscape.ts was split (commit 852d900). The two 10 m
+ * fingerprints changed once, when bands began to render at their native resolution and be
+ * resampled on finer grids (image-native.ts): their 20 m and 60 m bands (B1, B5-B7, B8A,
+ * B9-B12, QA60) now show 20/60 m pixels; every 10 m band and the visualized B8/B4/B3 kept
+ * their bytes. The 60 m grid has no band finer than native and did not change; nor did the
+ * lon/lat one, whose pixels are all masked (it pins the masking only).
+ */
 const PINNED = {
-  l2aClear10m: "bbca7b4627c35c93",
+  l2aClear10m: "9dcfcca5c0a328ca",
   l2aEdge60m: "17fbc28f5936211c",
   l1cLonLat: "7ed9466cc267dc6b",
-  deprecatedL1c10m: "cb1e47f5bd63592a",
+  deprecatedL1c10m: "b857be5d1860903c",
 };

@@ -4,10 +4,22 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 
 export const ROOT = resolve(__dirname, "..", "..");
 export const NOTEBOOKS = join(ROOT, "notebooks");
+
+/** Where scripts/setup.sh writes this checkout's kernel spec (kernels/tslab/kernel.json). */
+export const LOCAL_JUPYTER_DATA = join(ROOT, ".jupyter-data");
+
+/**
+ * The environment the project's launches give Jupyter: this checkout's kernel spec first on
+ * JUPYTER_PATH, ahead of whatever tslab the user registered for other projects.
+ */
+export function jupyterEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const path = [LOCAL_JUPYTER_DATA, env.JUPYTER_PATH].filter(Boolean).join(delimiter);
+  return { ...env, JUPYTER_PATH: path };
+}
 
 const SETUP_HINT = "run scripts/setup.sh (CI runs it before the tests; add --browser for Chromium)";
 
@@ -43,7 +55,7 @@ export function jupyterPython(): string {
   }
 }
 
-/** Fails unless the tslab kernel Jupyter resolves is this checkout's. */
+/** Fails unless the tslab kernel the project's launches resolve is this checkout's. */
 export function requireTslabKernel(python: string): void {
   let argv: string[];
   try {
@@ -54,7 +66,7 @@ export function requireTslabKernel(python: string): void {
           "-c",
           "import json; from jupyter_client.kernelspec import KernelSpecManager as K; print(json.dumps(K().get_kernel_spec('tslab').argv))",
         ],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+        { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], env: jupyterEnv() },
       ),
     ) as string[];
   } catch {
@@ -92,7 +104,7 @@ export function executeNotebook(notebook: string, options: ExecuteOptions): Prom
       args,
       {
         cwd: ROOT,
-        env: { ...process.env, EE_BACKEND: "emulator", ...options.env },
+        env: jupyterEnv({ ...process.env, EE_BACKEND: "emulator", ...options.env }),
         maxBuffer: 64 * 1024 * 1024,
       },
       (error, _stdout, stderr) => {

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -37,9 +45,15 @@ function assertPlotBundles(notebook: Notebook, atLeast: number): void {
     assert.ok(textOf(data["text/plain"]).length > 0);
   }
   const loaders = outputs(notebook).filter(({ output }) =>
-    textOf(output.data?.["text/html"]).includes("window.Plotly="),
+    textOf(output.data?.["text/html"]).includes('class="ee-snippets-plotly-loader"'),
   );
   assert.equal(loaders.length, 1, "plotly.js is put into the page exactly once per notebook");
+  // Stored gzipped: measured 1.96 MB for plotly.js-dist (5.0 MB before), 0.50 MB for
+  // plotly.js-basic-dist-min.
+  const loader = textOf(loaders[0].output.data?.["text/html"]);
+  assert.match(loader, /DecompressionStream\("gzip"\)/);
+  // The basic bundle (plotly.js-basic-dist-min) stored gzipped: 0.50 MB measured.
+  assert.ok(loader.length < 600_000, `the loader output is ${loader.length} bytes`);
 }
 
 function assertNoErrors(notebook: Notebook): void {
@@ -91,7 +105,12 @@ describe("download_s2_snippets.ipynb", () => {
     assertPlotBundles(notebook, 3);
     const gallery = html.find((h) => h.includes("ee-snippets-gallery"));
     assert.ok(gallery, "gallery output");
-    assert.match(gallery, /data:image\/png;base64,/);
+    assert.match(gallery, /data:image\/jpeg;base64,/);
+    assert.ok(gallery.length < 800_000, `the gallery is ${gallery.length} bytes (2.86 MB as PNG)`);
+    // Measured: 7.96 MB before the loader was gzipped and the gallery JPEG, 2.6 MB after, 1.17 MB
+    // with the basic plotly.js bundle.
+    const stored = statSync(join(work, "download_s2_snippets.ipynb")).size;
+    assert.ok(stored < 1_500_000, `the executed notebook is ${stored} bytes`);
     const exported = readFileSync(join(work, "download_s2_snippets.html"), "utf8");
     assert.match(exported, /Plotly\.newPlot/, "the HTML export keeps the plots' scripts");
   });
@@ -136,8 +155,14 @@ describe("download_s2_snippets.ipynb", () => {
     assert.match(params, /END_DATE = "2024-07-31"/);
     assert.match(params, /tutorial uses 2/, "the scale says why it is not the tutorial's 2 m");
     // Each timing cell reads SCALE and LIMIT itself, not an object captured in an earlier cell.
-    for (const cell of code.filter((c) => textOf(c.source).includes("downloadSnippets(session"))) {
-      assert.match(textOf(cell.source), /scale: SCALE/);
+    const timing = code.filter((c) => textOf(c.source).includes("startSnippetRun(session"));
+    assert.equal(timing.length, 2, "two timing cells");
+    for (const cell of timing) {
+      assert.match(textOf(cell.source), /scale: SCALE, collection: COLLECTION/);
+      assert.match(
+        textOf(cell.source),
+        /downloadSnippetOf\(image, \{ outDir: OUT_DIR, scale: SCALE/,
+      );
     }
     const history = plotOutputs(notebook).at(-1)?.data?.[PLOTLY] as {
       data: { text?: unknown[] }[];
@@ -151,6 +176,57 @@ describe("download_s2_snippets.ipynb", () => {
       labels.some((label) => /^x8, 20 m, \d+ images$/.test(label)),
       "and the limit",
     );
+  });
+
+  test("the tutorial's lesson is in the cells: download_snippet, a for loop with await, p-limit + Promise.all, like for like", async () => {
+    assert.ok(notebook, "the notebook ran");
+    const code = notebook.cells
+      .filter((cell) => cell.cell_type === "code")
+      .map((cell) => textOf(cell.source));
+    const define = code.find((source) => source.includes("function downloadSnippetOf("));
+    assert.ok(define, "a cell defines downloadSnippetOf");
+    // The tutorial's image, built with the Earth Engine client in the cell, in its order.
+    assert.match(
+      define,
+      /ee\s*\.Image\([^)]*\)\s*\.clip\(roi\)\s*\.visualize\(\{[^}]*\}\)\s*\.clip\(roi\)\s*\.paint\(roi, "0000ffff", 2\)/,
+    );
+    assert.match(define, /downloadImage\(session, snippetOf\(image\.id\)/);
+    assert.match(define, /overwrite: true/, "every run downloads every file");
+    const sequentialCell = code.find((source) => /mode: "sequential"/.test(source));
+    const concurrentCell = code.find((source) => /mode: "concurrent"/.test(source));
+    assert.ok(sequentialCell && concurrentCell, "a sequential and a concurrent timing cell");
+    assert.match(
+      sequentialCell,
+      /for \(const image of images\) \{\s*await sequentialRun\.time\(image\.id, \(signal\) =>\s*downloadSnippetOf\(/,
+      "the sequential run is a plain for loop awaiting each download",
+    );
+    assert.match(sequentialCell, /const sequential = await sequentialRun\.finish\(\)/);
+    assert.match(concurrentCell, /const limit = pLimit\(LIMIT\)/);
+    assert.match(
+      concurrentCell,
+      /await Promise\.all\(\s*images\.map\(\(image\) =>\s*limit\(\(\) =>\s*concurrentRun\.time\(image\.id, \(signal\) =>\s*downloadSnippetOf\(/,
+      "the concurrent run is p-limit + Promise.all over the same function",
+    );
+    assert.match(concurrentCell, /const concurrent = await concurrentRun\.finish\(\)/);
+    // Both calls of the function are the same text: same images, options and folder.
+    const callOf = (source: string) => source.match(/downloadSnippetOf\([^)]*\)/)?.[0];
+    assert.equal(callOf(sequentialCell), callOf(concurrentCell));
+    assert.ok(
+      code.some((source) => source.includes("wallTimeFigure([sequential, concurrent])")),
+      "the plots take the two runs of these cells",
+    );
+    assert.ok(code.some((source) => source.includes("timelineFigure([sequential, concurrent])")));
+    // What the runs did: the same files, each downloaded (not skipped) by both runs.
+    const { runs } = JSON.parse(readFileSync(join(outDir, "report.json"), "utf8")) as {
+      runs: { mode: string; limit: number; bytes: number; files: string[] }[];
+    };
+    assert.deepEqual([...runs[0].files].sort(), [...runs[1].files].sort());
+    assert.equal(runs[1].limit, 8);
+    assert.equal(runs[0].bytes, runs[1].bytes, "both runs wrote the same bytes");
+    const timeline = plotOutputs(notebook).find((output) =>
+      JSON.stringify(output.data?.[PLOTLY]).includes("x8, 20 m"),
+    );
+    assert.ok(timeline, "a plot shows the concurrent run");
   });
 
   test("the size estimate is the library's, and the first cell states the real cell order", () => {
