@@ -157,11 +157,16 @@ function utcOnly(fn: string, value: EeValue): void {
   unsupported(fn, "timeZone", value, "omit it or pass 'UTC' (dates are read as UTC)");
 }
 
-function constructed(kind: string, a: Record<string, EeValue>, geometry: Geometry): GeometryValue {
+/** `options` names each constructor's own arguments, so the catalog test can check them. */
+function constructed(
+  kind: string,
+  options: Record<string, EeValue>,
+  geometry: Geometry,
+): GeometryValue {
   const fn = `GeometryConstructors.${kind}`;
   // The emulator's geometry is planar lon/lat: an unspecified geodesic flag is read as
   // planar (for AOI-sized shapes the great-circle bow is under a metre).
-  return new GeometryValue(toLonLatGeometry(fn, geometry, geometryOptions(fn, a), false));
+  return new GeometryValue(toLonLatGeometry(fn, geometry, geometryOptions(fn, options), false));
 }
 
 function nominalScale(p: ProjectionValue): number {
@@ -358,15 +363,31 @@ export const FUNCTIONS: Record<string, Implementation> = {
   // Geometries
   // Coordinates in a geometry's own crs are converted to lon/lat, never read as degrees.
   "GeometryConstructors.Polygon": (a) =>
-    constructed("Polygon", a, makeGeometry("Polygon", a.coordinates)),
+    constructed(
+      "Polygon",
+      { crs: a.crs, geodesic: a.geodesic, maxError: a.maxError, evenOdd: a.evenOdd },
+      makeGeometry("Polygon", a.coordinates),
+    ),
   "GeometryConstructors.MultiPolygon": (a) =>
-    constructed("MultiPolygon", a, makeGeometry("MultiPolygon", a.coordinates)),
+    constructed(
+      "MultiPolygon",
+      { crs: a.crs, geodesic: a.geodesic, maxError: a.maxError, evenOdd: a.evenOdd },
+      makeGeometry("MultiPolygon", a.coordinates),
+    ),
   "GeometryConstructors.Point": (a) =>
-    constructed("Point", a, makeGeometry("Point", a.coordinates)),
+    constructed("Point", { crs: a.crs }, makeGeometry("Point", a.coordinates)),
   "GeometryConstructors.LineString": (a) =>
-    constructed("LineString", a, makeGeometry("LineString", a.coordinates)),
+    constructed(
+      "LineString",
+      { crs: a.crs, geodesic: a.geodesic, maxError: a.maxError },
+      makeGeometry("LineString", a.coordinates),
+    ),
   "GeometryConstructors.Rectangle": (a) =>
-    constructed("Rectangle", a, makeRectangle(a.coordinates)),
+    constructed(
+      "Rectangle",
+      { crs: a.crs, geodesic: a.geodesic, evenOdd: a.evenOdd },
+      makeRectangle(a.coordinates),
+    ),
   "Geometry.bounds": (a) => {
     lonLatOnly("Geometry.bounds", "proj", a.proj);
     return new GeometryValue(
