@@ -110,6 +110,17 @@ describe("masked pixels are nodata", () => {
     assert.ok(valid > 30 && valid < 70, `${valid}% valid, about half expected`);
   });
 
+  it("float32: masked pixels are -inf, marked as nodata", async () => {
+    const image = (triangle(0.25) as unknown as { toFloat(): EeImage }).toFloat();
+    const { result, bands } = await download(image, "float32.tif");
+    assert.equal(result.sampleType, "float32");
+    assert.equal(bands[0].type, "Float32");
+    assert.equal(String(bands[0].noDataValue).toLowerCase().replace("infinity", "inf"), "-inf");
+    assert.equal(bands[0].minimum, 0.25, "masked pixels counted as data");
+    const valid = validPercent(bands[0]);
+    assert.ok(valid > 30 && valid < 70, `${valid}% valid, about half expected`);
+  });
+
   it("a nodata given unmasks with it: masked pixels carry it, marked as nodata", async () => {
     const { bands } = await download(triangle(-300), "int16-unmasked.tif", -9999);
     assert.equal(Number(bands[0].noDataValue), -9999);
