@@ -423,6 +423,11 @@ export const FUNCTIONS: Record<string, Implementation> = {
     ),
   "Image.unmask": (a) => {
     const input = image("Image.unmask", "input", a.input);
+    // Earth Engine's signature types `value` as an Image and the clients promote a number to
+    // Image.constant before sending: a bare number is refused, as Earth Engine refuses it.
+    if (a.value !== null && !(a.value instanceof ImageValue)) {
+      typeError("Image.unmask", "value", "Image<unknown bands>", a.value);
+    }
     const value = a.value === null ? null : image("Image.unmask", "value", a.value).image;
     return new ImageValue(
       images.unmask(input.image, value, a.sameFootprint !== false),

@@ -5,7 +5,7 @@
  * requests: with many requests arriving at once, time spent here on the main thread would
  * delay when the later ones are even seen, and that delay is the emulator's, not the model's.
  */
-import { BYTES_PER_SAMPLE } from "../core/samples";
+import { BYTES_PER_SAMPLE, commonSampleType, type SampleType } from "../core/samples";
 import { crsCodeFromWkt } from "./crs-wkt";
 import { invalidArgument } from "./errors";
 import { type EeValue, ImageValue } from "./functions-values";
@@ -14,7 +14,7 @@ import { defaultThumbnailGrid } from "./image-thumbnail";
 import { type VisParams, visualize } from "./image-visualize";
 import type { Grid } from "./model";
 
-/** Earth Engine's computePixels cap: 48 MiB of pixels (values plus one mask byte per pixel). */
+/** Earth Engine's computePixels cap: 48 MiB as requestSizeBytes counts it. */
 export const MAX_REQUEST_BYTES = 50_331_648;
 /** getDownloadURL/getThumbURL cap (32 MiB). */
 export const MAX_THUMBNAIL_BYTES = 33_554_432;
@@ -139,9 +139,10 @@ export function planPixels(
     );
   }
   if (image.bands.length === 0) throw invalidArgument("The image has no bands to compute.");
-  const bytesPerPixel =
-    image.bands.reduce((sum, band) => sum + BYTES_PER_SAMPLE[band.dataType], 0) + 1;
-  const total = grid.width * grid.height * bytesPerPixel;
+  const total = requestSizeBytes(
+    grid,
+    image.bands.map((band) => band.dataType),
+  );
   const cap = source === "computePixels" ? MAX_REQUEST_BYTES : MAX_THUMBNAIL_BYTES;
   if (total > cap)
     throw invalidArgument(
@@ -151,6 +152,20 @@ export function planPixels(
     throw invalidArgument("User memory limit exceeded.");
   }
   return { image, grid, format };
+}
+
+/**
+ * The size Earth Engine counts against the cap: width * height * bytes * (bands + 1), the mask
+ * counted as one more band, with the bytes of the bands' common type. This is what a captured
+ * refusal shows ("Total request size (57353670 bytes)" for 1845 x 1727 px of 8 int16 bands),
+ * larger than the REST reference's width * height * bands * bytes.
+ */
+export function requestSizeBytes(
+  grid: { width: number; height: number },
+  types: readonly SampleType[],
+): number {
+  const bytes = BYTES_PER_SAMPLE[commonSampleType(types)];
+  return grid.width * grid.height * bytes * (types.length + 1);
 }
 
 /**

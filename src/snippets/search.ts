@@ -1,4 +1,10 @@
-import { type Ee, type EeGeometry, evaluate } from "../ee/client";
+import {
+  type ComputeRoute,
+  type Ee,
+  type EeComputed,
+  type EeGeometry,
+  evaluate,
+} from "../ee/client";
 import { type Aoi, aoiToEe } from "./aoi";
 import {
   AOI_STATS_SCALE,
@@ -77,6 +83,20 @@ export interface SearchOptions {
   clearestPer?: number | "month";
   /** Where notices such as deprecations go; console.warn by default. */
   onWarning?: (message: string) => void;
+  /** Stops the search (and its retries) when aborted. */
+  signal?: AbortSignal;
+  /** Retries per request for transient failures (429, 5xx, resets, timeouts); default 6. */
+  retries?: number;
+}
+
+/**
+ * What findImages needs of a session: the client, and (connect() gives them) the backend and
+ * limiter its requests go through. With only `ee`, the official client sends them.
+ */
+export interface SearchSession {
+  ee: Ee;
+  backend?: ComputeRoute["backend"];
+  requests?: ComputeRoute["requests"];
 }
 
 export class SearchError extends Error {
@@ -94,10 +114,16 @@ const DAY_MS = 86_400_000;
  * round trip tells which filter removed the images.
  */
 export async function findImages(
-  session: { ee: Ee },
+  session: SearchSession,
   options: SearchOptions,
 ): Promise<ImageInfo[]> {
   const { ee } = session;
+  const route =
+    session.backend && session.requests
+      ? { backend: session.backend, requests: session.requests }
+      : undefined;
+  const compute = <T>(obj: EeComputed) =>
+    evaluate<T>(obj, { session: route, signal: options.signal, retries: options.retries });
   const collection = options.collection ?? DEFAULT_COLLECTION;
   const warn = options.onWarning ?? ((message: string) => console.warn(message));
   const maxCloud = options.maxCloud ?? 85;
@@ -159,10 +185,16 @@ export async function findImages(
   // its collection anew, and map preserves order, so the columns stay aligned.
   const lists = columns.map((column) => filtered.aggregate_array(column));
   if (measured) lists.push(measured.aggregate_array("AOI_STATS"));
-  const [ids, times, clouds, tiles, aoi] = await evaluate<unknown[][]>(ee.List(lists));
+  const [ids, times, clouds, tiles, aoi] = await compute<unknown[][]>(ee.List(lists));
   if (!Array.isArray(ids) || ids.length === 0) {
     throw new SearchError(
-      await explainEmpty(ee, region, { collection, start, end, maxCloud, aoi: options.aoi }),
+      await explainEmpty(ee, compute, region, {
+        collection,
+        start,
+        end,
+        maxCloud,
+        aoi: options.aoi,
+      }),
     );
   }
   const images = ids.map((id, i): ImageInfo => {
@@ -339,11 +371,12 @@ function clearer(a: ImageInfo, b: ImageInfo): boolean {
  */
 async function explainEmpty(
   ee: Ee,
+  compute: <T>(obj: EeComputed) => Promise<T>,
   region: EeGeometry,
   context: { collection: string; start: number; end: number; maxCloud: number; aoi: Aoi },
 ): Promise<string> {
   const overAoi = ee.ImageCollection(context.collection).filterBounds(region);
-  const [everOverAoi, inDates] = await evaluate<number[]>(
+  const [everOverAoi, inDates] = await compute<number[]>(
     ee.List([
       overAoi.size(),
       overAoi.filterDate(isoDate(context.start), isoDate(context.end)).size(),
