@@ -20,6 +20,7 @@ import {
 } from "./render-pool";
 import { adminHandler } from "./routes/admin";
 import { algorithmsHandler } from "./routes/algorithms";
+import { DISCOVERY_PATH, discoveryHandler } from "./routes/discovery";
 import { createMapHandler, getTileHandler, MapStore } from "./routes/maps";
 import { computePixelsHandler, PixelRenderer } from "./routes/pixels";
 import { createThumbnailHandler, getPixelsHandler, ThumbnailStore } from "./routes/thumbnails";
@@ -59,6 +60,16 @@ interface Route {
   /** Served without the Bearer check even when the emulator requires tokens. */
   public?: boolean;
   handler: Handler;
+  /** The discovery document's method id for Earth Engine's routes (routes/discovery.ts). */
+  discoveryId?: string;
+}
+
+/** A route as the discovery test sees it. */
+export interface RouteDescription {
+  endpoint: string;
+  method?: "GET" | "POST";
+  path: RegExp;
+  discoveryId?: string;
 }
 
 const PROJECT = "/v1/projects/[^/]+";
@@ -87,7 +98,15 @@ export class EmulatorServer {
       { endpoint: "token", path: /^\/token$/, kind: "token", handler: this.countingTokens(token) },
       { endpoint: "admin", path: /^\/emulator\//, kind: "metadata", handler: adminHandler(this) },
       {
+        endpoint: "discovery",
+        method: "GET",
+        path: new RegExp(`^${DISCOVERY_PATH.replace("$", "\\$")}$`),
+        kind: "metadata",
+        handler: discoveryHandler(this.pacer),
+      },
+      {
         endpoint: "algorithms",
+        discoveryId: "earthengine.projects.algorithms.list",
         method: "GET",
         path: new RegExp(`^${PROJECT}/algorithms$`),
         kind: "metadata",
@@ -95,6 +114,7 @@ export class EmulatorServer {
       },
       {
         endpoint: "compute",
+        discoveryId: "earthengine.projects.value.compute",
         method: "POST",
         path: new RegExp(`^${PROJECT}/value:compute$`),
         kind: "work",
@@ -102,6 +122,7 @@ export class EmulatorServer {
       },
       {
         endpoint: "computePixels",
+        discoveryId: "earthengine.projects.image.computePixels",
         method: "POST",
         path: new RegExp(`^${PROJECT}/image:computePixels$`),
         kind: "work",
@@ -109,6 +130,7 @@ export class EmulatorServer {
       },
       {
         endpoint: "thumbnails",
+        discoveryId: "earthengine.projects.thumbnails.create",
         method: "POST",
         path: new RegExp(`^${PROJECT}/thumbnails$`),
         kind: "work",
@@ -116,6 +138,7 @@ export class EmulatorServer {
       },
       {
         endpoint: "getPixels",
+        discoveryId: "earthengine.projects.thumbnails.getPixels",
         method: "GET",
         path: new RegExp(`^${PROJECT}/thumbnails/[^/]+:getPixels$`),
         kind: "work",
@@ -127,6 +150,7 @@ export class EmulatorServer {
         path: new RegExp(`^${PROJECT}/maps$`),
         kind: "work",
         handler: createMapHandler(maps, this.pacer),
+        discoveryId: "earthengine.projects.maps.create",
       },
       {
         endpoint: "tiles",
@@ -136,6 +160,7 @@ export class EmulatorServer {
         // A map name is the capability: web pages load tiles with no Authorization header.
         public: true,
         handler: getTileHandler(maps, pixels),
+        discoveryId: "earthengine.projects.maps.tiles.get",
       },
     ];
     this.server = http.createServer((req, res) => {
@@ -191,6 +216,16 @@ export class EmulatorServer {
 
   resetStats(): void {
     this.stats.reset();
+  }
+
+  /** The route table, without handlers. */
+  routeTable(): RouteDescription[] {
+    return this.routes.map(({ endpoint, method, path, discoveryId }) => ({
+      endpoint,
+      method,
+      path,
+      discoveryId,
+    }));
   }
 
   private countingTokens(handler: Handler): Handler {
