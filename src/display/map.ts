@@ -99,8 +99,13 @@ export interface SnippetMapOptions {
   aoi?: Aoi;
   basemap?: boolean;
   height?: number;
-  /** Longer side of each snippet's preview laid on the map (default 512 px). */
+  /** Longer side of each snippet's preview laid on the map (default 384 px). */
   previewSide?: number;
+  /**
+   * Pictures only up to this many files (default 12), extents always: each picture is stored
+   * in the notebook (about 20 kB as JPEG), and the gallery already shows every snippet.
+   */
+  maxPreviews?: number;
 }
 
 const OSM = {
@@ -264,15 +269,18 @@ export async function snippetMapSpec(
     );
   }
   const layers: MapLayer[] = [];
+  const pictures = items.length <= (options.maxPreviews ?? 12);
   let fit: Bounds | undefined;
   for (const item of items) {
     const extent = await geotiffExtent(item.path);
     // A north-up picture over the extent's lon/lat bounds: UTM's tilt against lon/lat is a
     // fraction of a pixel at snippet sizes; the outline shows the exact extent.
-    const preview = await geotiffThumbnail(item.path, options.previewSide ?? 512);
+    const preview = pictures
+      ? await geotiffThumbnail(item.path, options.previewSide ?? 384)
+      : undefined;
     layers.push({
       label: item.label ?? item.path.replace(/^.*[\\/]/, ""),
-      imageUrl: `data:image/png;base64,${preview.png.toString("base64")}`,
+      imageUrl: preview && `data:image/jpeg;base64,${preview.jpeg().toString("base64")}`,
       imageBounds: extent.bounds,
       outline: { type: "Polygon", coordinates: [extent.ring] },
     });
@@ -290,7 +298,10 @@ export async function snippetMapSpec(
   };
 }
 
-/** Shows the downloaded snippets on a map: each file's extent and picture, one at a time. */
+/**
+ * Shows the downloaded snippets on a map: each file's extent (and its picture, for up to
+ * maxPreviews files), one at a time from the switcher.
+ */
 export async function showSnippetMap(
   items: readonly SnippetMapItem[],
   options: SnippetMapOptions = {},

@@ -521,7 +521,12 @@ async function mapChecks(frontEnd: FrontEnd): Promise<void> {
   assert.ok(snippetMap.gallery > 0, "the gallery shows the snippets");
   assert.equal(snippetMap.layers, snippetMap.gallery, "one snippet layer per downloaded file");
   assert.equal(snippetMap.extents, 1, "the shown snippet's extent is outlined");
-  assert.equal(snippetMap.pictures, 1, "the shown snippet's picture is drawn");
+  // Pictures are stored in the notebook only for a few files (showSnippetMap's maxPreviews).
+  assert.equal(
+    snippetMap.pictures,
+    snippetMap.gallery <= 12 ? 1 : 0,
+    "the shown snippet's picture",
+  );
   await page.locator(`#${snippetMap.id}`).scrollIntoViewIfNeeded();
   await page
     .locator(`#${snippetMap.id}`)

@@ -186,9 +186,13 @@ test("a snippet's extent is read from its GeoTIFF and projected to lon/lat", asy
   const map = await snippetMapSpec([{ path, label: "one snippet" }]);
   assert.equal(map.layers.length, 1);
   assert.equal(map.layers[0].label, "one snippet");
-  assert.match(map.layers[0].imageUrl ?? "", /^data:image\/png;base64,/);
+  assert.match(map.layers[0].imageUrl ?? "", /^data:image\/jpeg;base64,/);
   assert.deepEqual(map.layers[0].imageBounds, extent.bounds);
   assert.equal(map.draw, false);
+  const outlinesOnly = await snippetMapSpec([{ path }], { maxPreviews: 0 });
+  assert.equal(outlinesOnly.layers[0].imageUrl, undefined, "no picture past maxPreviews");
+  assert.equal(outlinesOnly.layers[0].label, "snippet.tif");
+  assert.deepEqual(outlinesOnly.layers[0].outline, { type: "Polygon", coordinates: [extent.ring] });
   await assert.rejects(snippetMapSpec([]), /run the download cells first/);
 });
 
