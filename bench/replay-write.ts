@@ -68,9 +68,9 @@ async function main(): Promise<void> {
       const writer = await GeoTiffWriter.open(out, spec);
       const writes: Promise<void>[] = [];
       for (let ty = 0; ty < down; ty++) {
-        rows[ty].forEach((tile, tx) =>
-          writes.push(writer.writeTile(tx, ty, tile, { transfer: true })),
-        );
+        for (const [tx, tile] of rows[ty].entries()) {
+          writes.push(writer.writeTile(tx, ty, tile, { transfer: true }));
+        }
         await new Promise((resolve) => setImmediate(resolve));
       }
       await Promise.all(writes);
