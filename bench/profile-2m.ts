@@ -19,19 +19,32 @@ import { DEFAULT_MODEL, FINE_SCALE } from "./scenarios/tutorial-2m";
  * the rest (libuv's thread pool: deflate, file I/O; V8's GC and compiler threads). The CPU
  * profile alone would not show the pool, and on a loaded machine its samples are wall time.
  */
-function threadCpuMs(): { main: number; others: number } | undefined {
+function threadCpuMs(pid = process.pid): { main: number; others: number } | undefined {
   try {
     const ticks = (tid: string) => {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // utime and stime, fields 14 and 15 of stat(5), in clock ticks of 10 ms.
       return (Number(fields[11]) + Number(fields[12])) * 10;
     };
     let others = 0;
-    for (const tid of readdirSync("/proc/self/task")) {
-      if (tid !== String(process.pid)) others += ticks(tid);
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      if (tid !== String(pid)) others += ticks(tid);
     }
-    return { main: ticks(String(process.pid)), others };
+    return { main: ticks(String(pid)), others };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The emulator startEmulator spawned: this process's only child (Linux), else undefined. */
+function emulatorPid(): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8")
+      .trim()
+      .split(" ")
+      .filter(Boolean);
+    return children.length === 1 ? Number(children[0]) : undefined;
   } catch {
     return undefined;
   }
@@ -63,9 +76,12 @@ async function main(): Promise<void> {
       });
     await download(0); // warm-up: JIT on both sides
     const stop = await measureWindow(sessionEmulator(session));
+    const emulator = emulatorPid();
     const threads0 = threadCpuMs();
+    const emulator0 = emulator ? threadCpuMs(emulator) : undefined;
     for (let i = 1; i <= images; i++) await download(i);
     const threads1 = threadCpuMs();
+    const emulator1 = emulator ? threadCpuMs(emulator) : undefined;
     const m = await stop();
     process.stdout.write(
       `${JSON.stringify({
@@ -77,6 +93,16 @@ async function main(): Promise<void> {
           ? {
               mainThreadCpuMsPerImage: round((threads1.main - threads0.main) / images, 0),
               otherThreadsCpuMsPerImage: round((threads1.others - threads0.others) / images, 0),
+            }
+          : {}),
+        // The emulator's main thread (HTTP, NPY encoding, pacing) and its render threads.
+        ...(emulator0 && emulator1
+          ? {
+              emulatorMainThreadCpuMsPerImage: round((emulator1.main - emulator0.main) / images, 0),
+              emulatorOtherThreadsCpuMsPerImage: round(
+                (emulator1.others - emulator0.others) / images,
+                0,
+              ),
             }
           : {}),
       })}\n`,
