@@ -16,6 +16,7 @@ import { buildReport, reportMarkdown, writeReport } from "./report";
 import { type BenchMode, log, type ScenarioResult } from "./scenarios/common";
 import { runLargeSnippetScenario } from "./scenarios/large-snippet";
 import { runRequestRateScenario } from "./scenarios/request-rate";
+import { runSearchScenario } from "./scenarios/search";
 import { runTutorialScenario } from "./scenarios/tutorial";
 import { runTutorial2mScenario } from "./scenarios/tutorial-2m";
 import { runUnknownQuotaScenario } from "./scenarios/unknown-quota";
@@ -26,6 +27,7 @@ export const SCENARIOS: Record<string, (mode: BenchMode) => Promise<ScenarioResu
   requestRate: runRequestRateScenario,
   largeSnippet: runLargeSnippetScenario,
   unknownQuota: runUnknownQuotaScenario,
+  search: runSearchScenario,
 };
 
 interface Args {

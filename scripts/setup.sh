@@ -197,4 +197,21 @@ if [ "$WANT_GDAL" = 1 ] && ! command -v gdalinfo >/dev/null; then
     fail "gdalinfo is missing: install it (sudo apt-get install gdal-bin) for the GeoTIFF tests."
   fi
 fi
+# --- Python packages the tests use as independent checkers ------------------------------
+# GDAL's own COG validator (python3-gdal) and Google's discovery-document client
+# (python3-googleapi), which must be able to build a client from the emulator's document.
+if [ "$WANT_GDAL" = 1 ]; then
+  missing=()
+  [ -f /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py ] ||
+    missing+=(python3-gdal)
+  /usr/bin/python3 -c 'import googleapiclient.discovery' 2>/dev/null || missing+=(python3-googleapi)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if is_root && command -v apt-get >/dev/null; then
+      say "installing ${missing[*]}"
+      apt_install "${missing[@]}"
+    else
+      fail "${missing[*]} missing: install with sudo apt-get install ${missing[*]} (the tests' independent checkers)."
+    fi
+  fi
+fi
 say "done"

@@ -86,5 +86,12 @@ export { DEFAULT_COLLECTION } from "./snippets/collections";
 export { ManifestError } from "./snippets/manifest";
 export { OutputDirError, OutputPathError } from "./snippets/outputs";
 export { REPORT_FILE_NAME, type RunSummary, readRunReports } from "./snippets/report";
-export { findImages, type ImageInfo, SearchError, type SearchOptions } from "./snippets/search";
+export {
+  type AoiStatsOptions,
+  type CloudSource,
+  findImages,
+  type ImageInfo,
+  SearchError,
+  type SearchOptions,
+} from "./snippets/search";
 export { type SnippetStyle, snippetImage, TUTORIAL_STYLE } from "./snippets/snippet-image";

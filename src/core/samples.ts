@@ -127,3 +127,14 @@ export function commonSampleType(types: readonly SampleType[]): SampleType {
   }
   return integerTypeFor(lo, hi);
 }
+
+/**
+ * The value Earth Engine gives masked pixels of a type, and marks as nodata in the GeoTIFFs it
+ * writes: 0 for unsigned types, the type's minimum for signed ones, -inf for floats (none of
+ * them a value a band of that type usually holds; uint8 snippets keep 0).
+ */
+export function maskedFill(type: SampleType): number {
+  if (isFloatType(type)) return Number.NEGATIVE_INFINITY;
+  const range = INTEGER_RANGES[type];
+  return range ? range[0] : 0;
+}

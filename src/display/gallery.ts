@@ -110,8 +110,31 @@ export interface GalleryItem {
   path: string;
   /** Caption lines, e.g. the acquisition date and cloud percentage. */
   date?: string;
+  /** The tile-wide cloud percentage (CLOUDY_PIXEL_PERCENTAGE). */
   cloudPercent?: number;
+  /** Cloud and shadow over the AOI, percent of its pixels with data (search's aoiStats). */
+  aoiCloudPercent?: number | null;
+  /** Percent of the AOI with data. */
+  aoiFillPercent?: number;
   title?: string;
+}
+
+/** "AOI 12.3% cloud, 100% fill · tile 4.5%": the AOI first, since that is what the snippet shows. */
+function cloudCaption(item: {
+  cloudPercent?: number;
+  aoiCloudPercent?: number | null;
+  aoiFillPercent?: number;
+}): string | undefined {
+  const tile = item.cloudPercent !== undefined ? `${item.cloudPercent.toFixed(1)}%` : undefined;
+  if (item.aoiCloudPercent === undefined) return tile && `${tile} cloud`;
+  const aoi =
+    item.aoiCloudPercent === null ? "no data" : `${item.aoiCloudPercent.toFixed(1)}% cloud`;
+  const fill = item.aoiFillPercent !== undefined ? `, ${formatFill(item.aoiFillPercent)} fill` : "";
+  return `AOI ${aoi}${fill}${tile ? ` · tile ${tile}` : ""}`;
+}
+
+function formatFill(percent: number): string {
+  return percent >= 99.95 ? "100%" : `${percent.toFixed(1)}%`;
 }
 
 export interface Gallery {
@@ -144,12 +167,7 @@ export async function galleryHtml(
   const lines: string[] = [];
   const failures: Gallery["failures"] = [];
   for (const item of items) {
-    const caption = [
-      item.date,
-      item.cloudPercent !== undefined ? `${item.cloudPercent.toFixed(1)}% cloud` : undefined,
-    ]
-      .filter(Boolean)
-      .join(" · ");
+    const caption = [item.date, cloudCaption(item)].filter(Boolean).join(" · ");
     const title = item.title ?? basename(item.path);
     try {
       const thumb = await geotiffThumbnail(item.path, maxSide);
@@ -186,22 +204,39 @@ export interface TableImage {
   date: string;
   cloudPercent: number;
   mgrsTile?: string;
+  /** From a search with AOI statistics; the columns appear when any image has them. */
+  aoiCloudPercent?: number | null;
+  aoiFillPercent?: number;
 }
 
 /** The images found, as an HTML table and a text table with the same columns. */
 export function imageTableHtml(images: readonly TableImage[]): { html: string; text: string } {
   const withTile = images.some((image) => image.mgrsTile);
-  const head = ["#", "id", "date", "cloud %", ...(withTile ? ["MGRS tile"] : [])];
+  const withAoi = images.some((image) => image.aoiCloudPercent !== undefined);
+  const head = [
+    "#",
+    "id",
+    "date",
+    withAoi ? "tile cloud %" : "cloud %",
+    ...(withAoi ? ["AOI cloud %", "AOI fill %"] : []),
+    ...(withTile ? ["MGRS tile"] : []),
+  ];
   const rows = images.map((image, i) => [
     String(i + 1),
     image.id,
     image.date,
     image.cloudPercent.toFixed(1),
+    ...(withAoi
+      ? [
+          image.aoiCloudPercent == null ? "-" : image.aoiCloudPercent.toFixed(1),
+          image.aoiFillPercent === undefined ? "-" : image.aoiFillPercent.toFixed(1),
+        ]
+      : []),
     ...(withTile ? [image.mgrsTile ?? ""] : []),
   ]);
   const cell = (tag: string, value: string, right: boolean) =>
     `<${tag} style="text-align:${right ? "right" : "left"}">${escapeHtml(value)}</${tag}>`;
-  const numeric = (column: number) => column === 0 || column === 3;
+  const numeric = (column: number) => column === 0 || (column >= 3 && column <= (withAoi ? 5 : 3));
   const html =
     `<table class="ee-snippets-images"><thead><tr>${head.map((h, c) => cell("th", h, numeric(c))).join("")}</tr></thead>` +
     `<tbody>${rows.map((row) => `<tr>${row.map((v, c) => cell("td", v, numeric(c))).join("")}</tr>`).join("")}</tbody></table>` +

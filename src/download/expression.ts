@@ -40,30 +40,46 @@ export function toExpression(image: EeImage | CloudExpression): CloudExpression 
 }
 
 /**
- * The expression whose masked pixels carry `nodata`: unchanged for 0 (what computePixels
- * fills masked pixels with anyway), else wrapped in Image.unmask(nodata).
+ * The expression whose masked pixels carry `nodata`: unchanged without one (Earth Engine fills
+ * masked pixels with its type's default, see core's maskedFill, which is then the file's
+ * nodata), else wrapped in Image.unmask(Image.constant(nodata), sameFootprint false), as the
+ * official client serializes `image.unmask(nodata, false)`: unmask's `value` is an Image, and
+ * the client promotes a number to Image.constant. A nodata equal to the type's fill is still
+ * unmasked, because the output's type is known only after this expression was evaluated.
  */
 export function withNodata(
   expression: CloudExpression,
   nodata: number | undefined,
 ): CloudExpression {
-  if (nodata === undefined || nodata === 0) return expression;
-  let id = "download_unmask";
-  while (id in expression.values) id += "_";
+  if (nodata === undefined) return expression;
+  const unmaskId = freshId(expression.values, "download_unmask");
+  const constantId = freshId(expression.values, "download_nodata");
   return {
-    result: id,
+    result: unmaskId,
     values: {
       ...expression.values,
-      [id]: {
+      [constantId]: {
+        functionInvocationValue: {
+          functionName: "Image.constant",
+          arguments: { value: { constantValue: nodata } },
+        },
+      },
+      [unmaskId]: {
         functionInvocationValue: {
           functionName: "Image.unmask",
           arguments: {
             input: { valueReference: expression.result },
-            value: { constantValue: nodata },
+            value: { valueReference: constantId },
             sameFootprint: { constantValue: false },
           },
         },
       },
     },
   };
+}
+
+function freshId(values: Record<string, unknown>, base: string): string {
+  let id = base;
+  while (id in values) id += "_";
+  return id;
 }

@@ -23,13 +23,19 @@ export interface DownloadOptions {
   /** Output CRS, "EPSG:4326" or a UTM zone; default the UTM zone of the region's centre. */
   crs?: string;
   /**
-   * Written as GDAL_NODATA; default 0 (what computePixels fills masked pixels with). Another
-   * value also unmasks the image with it server-side, so masked pixels carry that value.
+   * Written as GDAL_NODATA. Default: the value computePixels fills masked pixels with, by the
+   * output's sample type: 0 for unsigned types (uint8 snippets), the type's minimum for signed
+   * ones, -inf for floats. A value given here also unmasks the image with it server-side
+   * (Image.unmask(Image.constant(nodata))), so masked pixels carry that value.
    */
   nodata?: number;
   /** Replace an existing file. Default false: a valid complete file is skipped, anything else is an error. */
   overwrite?: boolean;
-  /** Per-request cap, w*h*(band bytes + 1 mask byte); default 50331648 (computePixels' 48 MiB). */
+  /**
+   * Per-request cap, counted as computePixels may count it (the largest of w*h*bands*bytes,
+   * w*h*bytes*(bands+1) and w*h*(band bytes + 1), see requestBytes); default 50331648
+   * (computePixels' 48 MiB).
+   */
   maxRequestBytes?: number;
   /** Plan at least this many requests when the image has enough tiles (parallelism); default 4. */
   minRequests?: number;

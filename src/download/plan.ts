@@ -3,7 +3,7 @@
  * size checked against the cap, the GeoTIFF spec) and the request windows over the grid.
  * The grid itself is grid.ts's, the window arithmetic tiles.ts's.
  */
-import { BYTES_PER_SAMPLE, commonSampleType, isFloatType, type SampleType } from "../core/samples";
+import { BYTES_PER_SAMPLE, commonSampleType, maskedFill, type SampleType } from "../core/samples";
 import type { GeoTiffSpec } from "../geotiff/spec";
 import { type ImageBands, METRES_PER_DEGREE } from "./bands";
 import { formatBytes, OutputTooLargeError } from "./errors";
@@ -81,7 +81,8 @@ export function planOutput(
     sampleType,
     epsg: grid.epsg,
     transform: grid.transform,
-    nodata: options.nodata ?? (isFloatType(sampleType) ? undefined : 0),
+    // Where Earth Engine filled masked pixels (core's maskedFill), unless unmasked with nodata.
+    nodata: options.nodata ?? maskedFill(sampleType),
     bandNames: bands.names,
     tileSize,
     compression: "deflate" as const,
@@ -120,14 +121,16 @@ export function planWindows(
   o: { tileSize: number; maxRequestBytes: number; minRequests?: number; budgetBytes: number },
 ): RequestTile[] {
   const bandBytes = bands.types.map((t) => BYTES_PER_SAMPLE[t]);
+  const sampleBytes = BYTES_PER_SAMPLE[commonSampleType(bands.types)];
   const preferred = Math.min(TARGET_REQUEST_BYTES, o.budgetBytes / REQUESTS_PER_BUDGET);
   return planTiles(grid, {
     bandBytes,
+    sampleBytes,
     maxRequestBytes: o.maxRequestBytes,
     tileSize: o.tileSize,
     minWindows: Math.max(
       o.minRequests ?? DEFAULT_MIN_REQUESTS,
-      Math.ceil(requestBytes(grid.width, grid.height, bandBytes) / preferred),
+      Math.ceil(requestBytes(grid.width, grid.height, bandBytes, sampleBytes) / preferred),
     ),
   });
 }

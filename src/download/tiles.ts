@@ -14,8 +14,9 @@ export interface RequestTile {
 }
 
 /**
- * computePixels refuses requests over 48 MiB, counted as width*height*(sum of band bytes + 1
- * mask byte); we stay one byte under so the limit's "less than or equal" never bites.
+ * computePixels refuses a request whose size is over 48 MiB ("Total request size (N bytes)
+ * must be less than or equal to 50331648 bytes"), so a window may use exactly this much; how
+ * the size is counted is requestBytes' business.
  */
 export const MAX_REQUEST_BYTES = 50331648;
 /** Sub-tile splits fall on multiples of this many pixels (a divisor of every TIFF tile size). */
@@ -26,7 +27,12 @@ export const MAX_REQUEST_SIDE = 32768;
 export interface TilePlanOptions {
   /** Bytes per pixel of each band (1 for uint8, 2 for int16, ...). */
   bandBytes: number[];
-  /** Hard cap on w*h*(sum(bandBytes)+1); default MAX_REQUEST_BYTES. */
+  /**
+   * Bytes per sample of the one type the bands are sent as (their common type, which may be
+   * wider than every band's: uint16 with int16 is int32); default the widest band's.
+   */
+  sampleBytes?: number;
+  /** Hard cap on requestBytes of every window; default MAX_REQUEST_BYTES. */
   maxRequestBytes?: number;
   /** The output's internal tile size; windows are aligned to it. Default 512. */
   tileSize?: number;
@@ -37,9 +43,32 @@ export interface TilePlanOptions {
   minWindows?: number;
 }
 
-/** Bytes computePixels charges for a window. */
-export function requestBytes(width: number, height: number, bandBytes: number[]): number {
-  return width * height * (bandBytes.reduce((s, b) => s + b, 0) + 1);
+/**
+ * Bytes computePixels may charge a window against MAX_REQUEST_BYTES. Three counts are known
+ * and they disagree, so windows are planned under the largest:
+ * - Earth Engine's REST reference: width * height * bands * bytes per sample;
+ * - a captured refusal, "Total request size (57353670 bytes)" for 1845 x 1727 px of 8 int16
+ *   bands, fits width * height * bytes * (bands + 1): the mask counted as one more band of
+ *   the same type (3186315 px * 2 * 9 = 57353670). The emulator enforces this one;
+ * - this engine's earlier count, width * height * (sum of band bytes + 1 mask byte).
+ * With bytes the common type's, the second is never below the others; all three stay here
+ * so that a correction to any one of them cannot make the plan larger than another allows.
+ */
+export function requestBytes(
+  width: number,
+  height: number,
+  bandBytes: number[],
+  sampleBytes?: number,
+): number {
+  return width * height * requestBytesPerPixel(bandBytes, sampleBytes);
+}
+
+/** requestBytes of one pixel. */
+export function requestBytesPerPixel(bandBytes: number[], sampleBytes?: number): number {
+  const bands = bandBytes.length;
+  const sum = bandBytes.reduce((s, b) => s + b, 0);
+  const bytes = sampleBytes ?? Math.max(...bandBytes);
+  return Math.max(bands * bytes, bytes * (bands + 1), sum + 1);
 }
 
 /**
@@ -54,7 +83,7 @@ export function planTiles(
   const tileSize = options.tileSize ?? 512;
   const maxBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
   const { width, height } = grid;
-  const pixelBytes = options.bandBytes.reduce((s, b) => s + b, 0) + 1;
+  const pixelBytes = requestBytesPerPixel(options.bandBytes, options.sampleBytes);
   if (!Number.isInteger(tileSize) || tileSize < 16 || tileSize % 16 !== 0) {
     throw new DownloadParameterError(
       `tileSize must be a multiple of 16 (TIFF requires it), got ${tileSize}.`,
@@ -67,7 +96,7 @@ export function planTiles(
   }
   if (!(maxBytes >= pixelBytes)) {
     throw new DownloadParameterError(
-      `maxRequestBytes (${maxBytes}) is smaller than one pixel (${pixelBytes} bytes with the mask).`,
+      `maxRequestBytes (${maxBytes}) is smaller than one pixel (${pixelBytes} bytes as computePixels counts it, the mask included).`,
     );
   }
   const tilesX = Math.ceil(width / tileSize);

@@ -5,6 +5,12 @@
  * requests by spawning a child process per call and busy-waiting for it.
  */
 
+import { type Backend, projectUrl } from "./backend";
+import { DownloadAbortedError, isAbortError, RequestError, throwIfAborted } from "./errors";
+import type { RequestLimiter } from "./limiter";
+import { type RetryPolicy, withRetries } from "./retry";
+import { eeRequest } from "./transport";
+
 /** Anything the client can compute or serialize. */
 export interface EeComputed {
   evaluate(callback: (result: unknown, error?: string) => void): void;
@@ -78,6 +84,9 @@ export interface EeImage extends EeComputed {
     params: Record<string, unknown>,
     callback: (url: string, error?: string) => void,
   ): void;
+  /** `top` over this image, each pixel's mask as its opacity (Image.blend). */
+  blend(top: EeImage): EeImage;
+  toByte(): EeImage;
 }
 
 export interface EeFeatureCollection extends EeComputed {
@@ -100,7 +109,8 @@ export interface EeImageCollection extends EeComputed {
 
 /** The subset of the `ee` namespace the product uses. */
 export interface Ee {
-  Image(source: string | number | EeImage): EeImage;
+  /** Without a source: an empty (fully masked) image, the usual canvas for Image.paint. */
+  Image(source?: string | number | EeImage): EeImage;
   ImageCollection(id: string): EeImageCollection;
   Feature(geometry: EeGeometry, properties?: Record<string, unknown>): EeFeature;
   FeatureCollection(features: EeFeature[] | string): EeFeatureCollection;
@@ -200,9 +210,12 @@ export async function initializeEe(options: InitializeOptions): Promise<Ee> {
   const ee = loadRaw();
   ee.reset();
   explainError = options.explainError ?? ((message) => message);
+  stopTokenPush();
   if (options.token) {
     const fetchToken = options.token;
-    setEeToken(await fetchToken());
+    const first = await fetchToken();
+    setEeToken(first);
+    pushTokensAhead(fetchToken, first.expiresInSeconds);
     // The client asks this when its token is about to lapse; the provider refreshes ahead.
     ee.data.setAuthTokenRefresher((_args, done) => {
       fetchToken().then(
@@ -210,7 +223,7 @@ export async function initializeEe(options: InitializeOptions): Promise<Ee> {
           done({
             access_token: t.accessToken,
             token_type: "Bearer",
-            expires_in: t.expiresInSeconds,
+            expires_in: CLIENT_TOKEN_LIFE_SECONDS,
           }),
         (error: unknown) => done({ error: error instanceof Error ? error.message : String(error) }),
       );
@@ -240,9 +253,50 @@ export async function initializeEe(options: InitializeOptions): Promise<Ee> {
   return ee as unknown as Ee;
 }
 
+let tokenPush: NodeJS.Timeout | undefined;
+/** The token source the pushes come from: a session stops only its own. */
+let tokenPushSource: (() => Promise<EeToken>) | undefined;
+
+/**
+ * Hands the client the current token at half of each token's remaining life, so a refresh by
+ * the token source (it renews within its margin of expiry) reaches the client before the old
+ * token expires. The client itself is told every token lives a day (setEeToken): when it
+ * refreshes a lapsed token on its own, apiclient.send calls itself again without the request
+ * body and Earth Engine answers a value:compute with "Invalid JSON payload".
+ */
+function pushTokensAhead(fetchToken: () => Promise<EeToken>, expiresInSeconds: number): void {
+  tokenPushSource = fetchToken;
+  tokenPush = setTimeout(() => {
+    fetchToken().then(
+      (token) => {
+        if (tokenPushSource !== fetchToken) return;
+        setEeToken(token);
+        pushTokensAhead(fetchToken, token.expiresInSeconds);
+      },
+      // A failed refresh surfaces through the client's own refresher on its next request.
+      () => undefined,
+    );
+  }, expiresInSeconds * 500);
+  tokenPush.unref();
+}
+
+/**
+ * Stops handing tokens to the client: all pushes before a new initialization, or those of
+ * one token source when its session closes (a reconnect closes the old session last).
+ */
+export function stopTokenPush(source?: () => Promise<EeToken>): void {
+  if (source && source !== tokenPushSource) return;
+  clearTimeout(tokenPush);
+  tokenPush = undefined;
+  tokenPushSource = undefined;
+}
+
 // The client only asks its refresher for a new token when a client id is set; any
 // non-empty id works because our refresher ignores it.
 const EE_CLIENT_ID = "ee-snippets";
+
+/** What the client is told of every token's life: never its own to lapse (pushTokensAhead). */
+const CLIENT_TOKEN_LIFE_SECONDS = 24 * 3600;
 
 /** Hands a fresh token to the client; `false` keeps the client from loading a browser auth library. */
 export function setEeToken(token: EeToken): void {
@@ -250,7 +304,7 @@ export function setEeToken(token: EeToken): void {
     EE_CLIENT_ID,
     "Bearer",
     token.accessToken,
-    token.expiresInSeconds,
+    CLIENT_TOKEN_LIFE_SECONDS,
     [],
     undefined,
     false,
@@ -262,13 +316,122 @@ export function eeNamespace(): Ee {
   return loadRaw() as unknown as Ee;
 }
 
-/** Computes any client object on the server (value:compute) and resolves with its value. */
-export function evaluate<T = unknown>(obj: EeComputed): Promise<T> {
+/** Where evaluate sends value:compute itself: a session's backend and its request limiter. */
+export interface ComputeRoute {
+  backend: Backend;
+  requests: RequestLimiter;
+}
+
+export interface EvaluateOptions {
+  /**
+   * Send value:compute through this session's limiter, with status codes, retries and the
+   * deadline below (connect() gives one). Without it the official client sends the request:
+   * through its own throttle, retrying only 429, and reporting a message without a status.
+   */
+  session?: ComputeRoute;
+  signal?: AbortSignal;
+  /** Retries after the first attempt for transient failures (429, 5xx, resets, timeouts); default 6. */
+  retries?: number;
+  /** Deadline per attempt; default 120 s. */
+  timeoutMs?: number;
+  /** Backoff overrides (tests). */
+  policy?: Partial<Omit<RetryPolicy, "retries">>;
+}
+
+/** Retries of a value:compute when the caller does not say. */
+const DEFAULT_EVALUATE_RETRIES = 6;
+
+/**
+ * Messages the official client reports for transient failures. It drops the HTTP status when
+ * the reply carried a JSON error, so these are all it leaves to go on: Earth Engine's 500
+ * ("An internal error has occurred"), 503 ("The service is currently unavailable"), 429
+ * wording, and its own texts for a broken connection or a reply without JSON.
+ */
+const TRANSIENT_CLIENT_MESSAGE =
+  /internal error|currently unavailable|service unavailable|backend error|too many (concurrent )?requests|rate limit|quota exceeded|deadline exceeded|failed to contact|server returned http code: (429|5\d\d)/i;
+
+/**
+ * Computes any client object on the server (value:compute) and resolves with its value.
+ * Transient failures are retried with backoff and jitter; after the last attempt the error
+ * says how many were made. With `session` the request goes through its limiter and transport
+ * (statuses known, AbortSignal honoured mid-request), which is what the product uses.
+ */
+export async function evaluate<T = unknown>(
+  obj: EeComputed,
+  options: EvaluateOptions = {},
+): Promise<T> {
+  const retries = options.retries ?? DEFAULT_EVALUATE_RETRIES;
+  const { signal } = options;
+  let attempts = 0;
+  try {
+    return await withRetries(
+      async () => {
+        attempts++;
+        return options.session
+          ? computeValue<T>(options.session, obj, options)
+          : clientEvaluate<T>(obj, signal);
+      },
+      { signal, policy: { ...options.policy, retries } },
+    );
+  } catch (error) {
+    if (isAbortError(error)) throw error;
+    if (error instanceof RequestError && error.retryable) {
+      throw new EarthEngineError(
+        `Earth Engine could not compute the value after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${error.message}`,
+        { cause: error },
+      );
+    }
+    if (error instanceof EarthEngineError) throw error;
+    throw new EarthEngineError(error instanceof Error ? error.message : String(error), {
+      cause: error,
+    });
+  }
+}
+
+/** One value:compute through the session's limiter and transport. */
+async function computeValue<T>(
+  route: ComputeRoute,
+  obj: EeComputed,
+  options: EvaluateOptions,
+): Promise<T> {
+  const expression = serializeExpression(obj);
+  const reply = await route.requests.run(
+    (sent) =>
+      eeRequest(
+        route.backend,
+        `${projectUrl(route.backend)}/value:compute`,
+        { expression },
+        { signal: options.signal, timeoutMs: options.timeoutMs, onSent: sent },
+      ),
+    options.signal,
+  );
+  let parsed: { result?: unknown };
+  try {
+    parsed = JSON.parse(reply.toString("utf8")) as { result?: unknown };
+  } catch {
+    // A reply cut short or garbled on the way: sending it again may well work.
+    throw new RequestError("The value:compute reply is not JSON.", { retryable: true });
+  }
+  return parsed.result as T;
+}
+
+/** One evaluate through the official client; transient-looking failures are marked retryable. */
+function clientEvaluate<T>(obj: EeComputed, signal: AbortSignal | undefined): Promise<T> {
+  throwIfAborted(signal);
   return new Promise<T>((resolve, reject) => {
+    // The client's request cannot be cancelled; an abort stops waiting for it.
+    const onAbort = () => reject(new DownloadAbortedError(signal?.reason));
+    signal?.addEventListener("abort", onAbort, { once: true });
     obj.evaluate((result, error) => {
-      if (error !== undefined && error !== null)
-        reject(new EarthEngineError(explainError(String(error))));
-      else resolve(result as T);
+      signal?.removeEventListener("abort", onAbort);
+      if (error !== undefined && error !== null) {
+        const message = String(error);
+        reject(
+          TRANSIENT_CLIENT_MESSAGE.test(message)
+            ? new RequestError(message, { retryable: true })
+            : new EarthEngineError(explainError(message)),
+        );
+      } else resolve(result as T);
     });
   });
 }

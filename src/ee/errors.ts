@@ -15,7 +15,8 @@ export class DownloadError extends Error {
 
 /**
  * A request failed. `retryable` decides whether the retry loop tries again; `split` means the
- * server refused the window's size (retrying it unchanged is useless, its halves may pass).
+ * server refused what the window costs (its size, its memory, its compute time): retrying it
+ * unchanged is useless, its halves may pass.
  */
 export class RequestError extends DownloadError {
   readonly status: number | undefined;

@@ -2,8 +2,9 @@
  * When to try a failed request again and how long to wait. Transient failures (429, 5xx,
  * resets, timeouts, truncated bodies) are retried with exponential backoff and full jitter
  * (a uniformly random wait up to base*2^attempt), which spreads the retries of many
- * concurrent requests instead of sending them back in lockstep. Size refusals are not
- * retried here: the caller splits the window instead.
+ * concurrent requests instead of sending them back in lockstep. Size refusals, "User memory
+ * limit exceeded." and "Computation timed out." are not retried here (whatever status they
+ * came with): the caller splits the window instead.
  */
 import { isAbortError, RequestError } from "./errors";
 import { systemClock } from "./limiter";

@@ -24,7 +24,14 @@ import {
   type TokenProvider,
 } from "./auth/token";
 import type { Backend } from "./backend";
-import { EarthEngineError, type Ee, type EeToken, initializeEe, setEeToken } from "./client";
+import {
+  EarthEngineError,
+  type Ee,
+  type EeToken,
+  initializeEe,
+  setEeToken,
+  stopTokenPush,
+} from "./client";
 import { type BackendKind, type Config, ConfigError, loadEnv, parseConfig } from "./config";
 import { RequestLimiter } from "./limiter";
 import { closeIdleConnections } from "./transport";
@@ -89,19 +96,23 @@ class ConnectedSession implements Session {
   readonly banner: string;
   readonly emulator?: RunningEmulator;
   readonly credentials?: CredentialSource;
+  /** The tokens this session hands the official client (stopped by close()). */
+  readonly #tokens?: () => Promise<EeToken>;
   #closing?: Promise<void>;
 
-  constructor(parts: Omit<Session, "close">) {
+  constructor(parts: Omit<Session, "close"> & { tokens?: () => Promise<EeToken> }) {
     this.backend = parts.backend;
     this.ee = parts.ee;
     this.requests = parts.requests;
     this.banner = parts.banner;
     this.emulator = parts.emulator;
     this.credentials = parts.credentials;
+    this.#tokens = parts.tokens;
   }
 
   close(): Promise<void> {
     configurations.delete(this);
+    if (this.#tokens) stopTokenPush(this.#tokens);
     // Idle keep-alive sockets to the backend would otherwise linger until the server drops them.
     closeIdleConnections();
     const closing = this.#closing ?? (this.emulator ? this.emulator.stop() : Promise.resolve());
@@ -176,10 +187,11 @@ export function chooseBackend(
 const UNAUTHENTICATED = /invalid authentication credentials/i;
 
 function toEeToken(token: AccessToken): EeToken {
-  // The client treats a 0 s lifetime as already expired and would ask again forever.
+  // Fractional seconds: rounding down to whole seconds and up to 1 s (the client treats 0 s as
+  // lapsed) let the client hold a token past its real expiry.
   return {
     accessToken: token.accessToken,
-    expiresInSeconds: Math.max(1, Math.floor((token.expiresAt - Date.now()) / 1000)),
+    expiresInSeconds: Math.max(0.001, (token.expiresAt - Date.now()) / 1000),
   };
 }
 
@@ -246,12 +258,13 @@ async function connectEarthEngine(
   await provider.getToken(signal);
   throwIfAborted(signal);
 
+  const tokens = async () => toEeToken(await provider.getToken());
   let ee: Ee;
   try {
     ee = await initializeEe({
       apiUrl: config.apiUrl,
       project,
-      token: async () => toEeToken(await provider.getToken()),
+      token: tokens,
       explainError: (message) =>
         source.kind === "access-token" && UNAUTHENTICATED.test(message)
           ? `${message} ${RAW_TOKEN_EXPIRED_FIX}`
@@ -277,7 +290,7 @@ async function connectEarthEngine(
   const banner =
     `ee-snippets: using Earth Engine${where}, project ${project}, credentials from ` +
     `${source.label} (${OFFLINE_HINT})`;
-  return new ConnectedSession({ backend, ee, requests, banner, credentials: source });
+  return new ConnectedSession({ backend, ee, requests, banner, credentials: source, tokens });
 }
 
 interface RestErrorBody {
@@ -405,13 +418,10 @@ async function connectEmulator(
     const project = options.project?.trim() || emulator.project;
     // An emulator started with auth.accessTokens wants one of them on every /v1 request.
     const staticToken = options.emulator?.auth?.accessTokens?.[0];
-    const ee = await initializeEe({
-      apiUrl: emulator.url,
-      project,
-      token: staticToken
-        ? async () => ({ accessToken: staticToken, expiresInSeconds: 24 * 3600 })
-        : undefined,
-    });
+    const tokens = staticToken
+      ? async () => ({ accessToken: staticToken, expiresInSeconds: 24 * 3600 })
+      : undefined;
+    const ee = await initializeEe({ apiUrl: emulator.url, project, token: tokens });
     const backend: Backend = {
       kind: "emulator",
       apiUrl: emulator.url,
@@ -419,7 +429,7 @@ async function connectEmulator(
       authorization: async () => (staticToken ? `Bearer ${staticToken}` : undefined),
     };
     const banner = `ee-snippets: using the local Earth Engine emulator at ${emulator.url} (${choice.reason})`;
-    return new ConnectedSession({ backend, ee, requests, banner, emulator });
+    return new ConnectedSession({ backend, ee, requests, banner, emulator, tokens });
   } catch (error) {
     await emulator.stop().catch(() => undefined);
     if (error instanceof EarthEngineError) {

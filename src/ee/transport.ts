@@ -218,7 +218,14 @@ export function httpPost(
 }
 
 /** Messages of the 400s that mean "this window is too big"; the same request always fails. */
-const SPLIT_MESSAGE = /memory limit|total request size|request size|too many pixels|too large/i;
+const SIZE_MESSAGE = /total request size|request size|too many pixels|too large/i;
+/**
+ * Failures that depend on how much one request computes, not on luck: the same request fails
+ * the same way however often it is sent, and smaller windows may pass. Earth Engine sends
+ * them as 400, but a proxy or a future change may wrap them in another status (a 500, a
+ * 504), so the message decides, whatever the status.
+ */
+const DETERMINISTIC_MESSAGE = /computation timed out|user memory limit exceeded|memory limit/i;
 
 /**
  * POSTs JSON to `${projectUrl}/${method}` and returns the reply's bytes; any non-2xx becomes a
@@ -267,6 +274,13 @@ function responseError(response: HttpResponse, who: string): RequestError {
   const { status } = response;
   const message = serverMessage(response);
   if (status === 401 || status === 403) return new AuthorizationError(status, message);
+  if (status >= 400 && DETERMINISTIC_MESSAGE.test(message)) {
+    return new RequestError(`${who} could not compute the request (HTTP ${status}): ${message}`, {
+      status,
+      retryable: false,
+      split: true,
+    });
+  }
   const retryAfterHeader = response.headers["retry-after"];
   const retryAfterSeconds = parseRetryAfter(
     Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader,
@@ -278,7 +292,7 @@ function responseError(response: HttpResponse, who: string): RequestError {
       retryAfterSeconds,
     });
   }
-  if (status === 400 && SPLIT_MESSAGE.test(message)) {
+  if (status === 400 && SIZE_MESSAGE.test(message)) {
     return new RequestError(`${who} refused the window's size: ${message}`, {
       status,
       retryable: false,

@@ -20,6 +20,15 @@ export type Admission =
   /** Run the handler; `truncate` cuts its reply short (an injected fault). */
   | { kind: "serve"; truncate: boolean };
 
+/**
+ * Earth Engine's usage guide gives a request over the concurrent-request quota as "HTTP 429:
+ * Too Many Requests" (the clients retry it). "Too many concurrent aggregations." is another
+ * limit (aggregations inside one computation), so it is not what this quota answers.
+ */
+export function concurrencyQuotaMessage(maxConcurrent: number): string {
+  return `Too Many Requests: more than ${maxConcurrent} concurrent requests for this project (Earth Engine's concurrent-request quota). Retry with exponential backoff.`;
+}
+
 export class AdmissionControl {
   private readonly faults: FaultInjector;
   private readonly rate = new SlidingWindow();
@@ -43,7 +52,7 @@ export class AdmissionControl {
     if (isWork && this.workInFlight > this.model.maxConcurrent) {
       return {
         kind: "refuse",
-        reply: errorReply(resourceExhausted("Too many concurrent aggregations.")),
+        reply: errorReply(resourceExhausted(concurrencyQuotaMessage(this.model.maxConcurrent))),
         truncate,
       };
     }

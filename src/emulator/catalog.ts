@@ -1,12 +1,14 @@
 /**
- * The emulator's algorithm catalog: exactly the functions it implements, each with Earth
- * Engine's own signature (argument names, types, optional flags, defaults), because the
- * official client builds its whole `ee.*` API from this list at initialize time and
- * serializes calls with these argument names.
+ * The emulator's algorithm catalog: Earth Engine's whole list of signatures (985 functions:
+ * argument names, types, optional flags, defaults), because every client builds its `ee.*`
+ * API from this list at initialize time (a function missing here is "not a function" in JS,
+ * an AttributeError in Python) and serializes calls with these argument names. Which of them
+ * the emulator can evaluate is code, not data: the keys of FUNCTIONS (functions.ts); calling
+ * any other is a 400 naming it.
  *
  * The signatures live as data in catalog.json, in the shape of Earth Engine's
- * `GET /v1/projects/{p}/algorithms` reply (descriptions shortened to their first sentence).
- * To add a function: add its entry there, its implementation to FUNCTIONS, and a test.
+ * `GET /v1/projects/{p}/algorithms` reply, taken from the official client's test fixture
+ * without descriptions (both clients default a missing description to "").
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -22,10 +24,13 @@ export interface AlgorithmArgument {
 export interface Algorithm {
   /** "algorithms/Image.clip" */
   name: string;
-  description: string;
+  description?: string;
   returnType: string;
   arguments: AlgorithmArgument[];
+  /** Hidden functions are callable but left out of the clients' documentation. */
+  hidden?: boolean;
   deprecated?: boolean;
+  /** The clients treat a function as deprecated only when this is non-empty. */
   deprecationReason?: string;
 }
 
@@ -57,6 +62,8 @@ export function loadCatalog(file = CATALOG_FILE): ListAlgorithmsResponse {
       throw new CatalogError(`${where}: name must be "algorithms/<Function>".`);
     if (typeof a.returnType !== "string")
       throw new CatalogError(`${where}: returnType must be a string.`);
+    // Functions without arguments omit the list, as Earth Engine's proto JSON omits empty ones.
+    if (a.arguments === undefined) a.arguments = [];
     if (!Array.isArray(a.arguments)) throw new CatalogError(`${where}: arguments must be a list.`);
     for (const argument of a.arguments)
       if (typeof argument?.argumentName !== "string" || typeof argument.type !== "string")
@@ -76,12 +83,12 @@ export function listAlgorithms(): ListAlgorithmsResponse {
   return CATALOG;
 }
 
-/** A function's signature by its wire name ("Image.clip"), or undefined if not implemented. */
+/** A function's signature by its wire name ("Image.clip"), or undefined if Earth Engine has none. */
 export function algorithmSignature(functionName: string): Algorithm | undefined {
   return byName.get(functionName);
 }
 
-/** Wire names of every implemented function, sorted. */
-export function implementedFunctionNames(): string[] {
+/** Wire names of every function in the catalog, sorted. */
+export function catalogFunctionNames(): string[] {
   return [...byName.keys()].sort();
 }

@@ -19,6 +19,11 @@ export interface FaultOptions {
   stallMs: number;
   /** computePixels/getPixels above this many output pixels fail with "User memory limit exceeded." (0: off). */
   memoryLimitPixels: number;
+  /**
+   * computePixels/getPixels above this many output pixels fail with 400 "Computation timed
+   * out." (0: off): Earth Engine's deterministic deadline, which a smaller window passes.
+   */
+  computeTimeoutPixels: number;
   /** Apply faults to /algorithms and admin endpoints too (off: initialize always works). */
   includeMetadata: boolean;
 }
@@ -45,6 +50,7 @@ export const DEFAULT_FAULTS: FaultOptions = {
   stallRate: 0,
   stallMs: 5000,
   memoryLimitPixels: 0,
+  computeTimeoutPixels: 0,
   includeMetadata: false,
 };
 
@@ -141,6 +147,12 @@ export const COST_FLAGS: { flag: string; env: string; key: string; help: string 
     help: "pixels per request before 'User memory limit exceeded.' (0: off)",
   },
   {
+    flag: "--compute-timeout-pixels",
+    env: "EMULATOR_COMPUTE_TIMEOUT_PIXELS",
+    key: "faults.computeTimeoutPixels",
+    help: "pixels per request before 'Computation timed out.' (0: off)",
+  },
+  {
     flag: "--faults-on-metadata",
     env: "EMULATOR_FAULTS_ON_METADATA",
     key: "faults.includeMetadata",
@@ -165,6 +177,7 @@ export function resolveCostModel(overrides: CostModelOverrides = {}): CostModel 
     ["bandwidthMBps", model.bandwidthMBps],
     ["faults.stallMs", model.faults.stallMs],
     ["faults.memoryLimitPixels", model.faults.memoryLimitPixels],
+    ["faults.computeTimeoutPixels", model.faults.computeTimeoutPixels],
   ];
   for (const [name, value] of nonNegative) {
     if (!Number.isFinite(value) || value < 0)
@@ -227,7 +240,7 @@ export function describeCostModel(model: CostModel): string {
   return [
     `latency ${model.latencyMs} ms/request, ${model.msPerMegapixel} ms/megapixel, bandwidth ${model.bandwidthMBps === 0 ? "unlimited" : `${model.bandwidthMBps} MB/s`}`,
     `quotas: ${model.maxConcurrent} concurrent requests, ${model.maxRequestsPerSecond} requests/s (429 beyond)`,
-    `faults (seed ${model.seed}): 5xx ${f.serverErrorRate}, resets ${f.resetRate}, truncated ${f.truncateRate}, stalls ${f.stallRate} x ${f.stallMs} ms, memory limit ${f.memoryLimitPixels === 0 ? "off" : `${f.memoryLimitPixels} px`}`,
+    `faults (seed ${model.seed}): 5xx ${f.serverErrorRate}, resets ${f.resetRate}, truncated ${f.truncateRate}, stalls ${f.stallRate} x ${f.stallMs} ms, memory limit ${f.memoryLimitPixels === 0 ? "off" : `${f.memoryLimitPixels} px`}, compute timeout ${f.computeTimeoutPixels === 0 ? "off" : `${f.computeTimeoutPixels} px`}`,
   ].join("\n");
 }
 

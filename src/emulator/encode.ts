@@ -4,14 +4,8 @@
 import * as jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { crsFromCode } from "../core/crs";
-import { encodeNpy } from "../core/npy";
-import {
-  allocateSamples,
-  commonSampleType,
-  INTEGER_RANGES,
-  isFloatType,
-  type SampleType,
-} from "../core/samples";
+import { encodeNpy, type NpyBand } from "../core/npy";
+import { allocateSamples, commonSampleType, maskedFill, type SampleType } from "../core/samples";
 import { encodeGeoTiff } from "../geotiff/encode";
 import { EmulatorInputError } from "./errors";
 import type { Grid, RenderedBand } from "./model";
@@ -38,7 +32,7 @@ export function encodePixels(bands: RenderedBand[], grid: Grid, format: PixelFor
     case "GEO_TIFF":
       return encodeTiff(bands, grid);
     case "NPY":
-      return encodeNpy(bands, grid.width, grid.height);
+      return encodeNpy(bands.map(filledBand), grid.width, grid.height);
     case "PNG":
       return encodePng(bands, grid);
     case "JPEG":
@@ -54,16 +48,28 @@ export function encodePixels(bands: RenderedBand[], grid: Grid, format: PixelFor
 // GeoTIFF
 
 /**
- * The value masked pixels get, announced with GDAL_NODATA: 0 for unsigned types (their
- * minimum), the type's minimum for signed types (values from unmask(-1) stay valid), NaN for
- * floats (it never collides with data). A valid 0 in an unsigned band (e.g. the black outline
- * paint() draws) reads as nodata in GDAL: Earth Engine's own downloads have the same
- * ambiguity, and the mask is still exact in PNG and in the NPY/GeoTIFF values.
+ * The value masked pixels get, announced with GDAL_NODATA: Earth Engine's (core's maskedFill):
+ * 0 for unsigned types (their minimum), the type's minimum for signed types (values from
+ * unmask(-1) stay valid), -inf for floats. A valid 0 in an unsigned band (e.g. the black
+ * outline paint() draws) reads as nodata in GDAL: Earth Engine's own downloads have the same
+ * ambiguity, and the mask is still exact in PNG.
  */
 export function nodataFor(type: SampleType): number {
-  if (isFloatType(type)) return Number.NaN;
-  const range = INTEGER_RANGES[type];
-  return range ? range[0] : 0;
+  return maskedFill(type);
+}
+
+/**
+ * NPY has no mask: a masked pixel carries its band type's fill, as in Earth Engine's replies
+ * (the download engine marks the same value as nodata). Unsigned bands fill with 0, which the
+ * NPY encoder writes for masked pixels anyway, so only signed and float bands are copied.
+ */
+function filledBand(band: RenderedBand): NpyBand {
+  const fill = maskedFill(band.dataType);
+  if (fill === 0 || band.mask.every((m) => m !== 0)) return band;
+  const data = band.data.slice();
+  const { mask } = band;
+  for (let p = 0; p < data.length; p++) if (mask[p] === 0) data[p] = fill;
+  return { id: band.id, dataType: band.dataType, data };
 }
 
 // Monomorphic copies for the common sample types (visualized uint8, raw uint16 reflectance):

@@ -71,11 +71,19 @@ export function resourceExhausted(message: string): EeApiError {
   return new EeApiError(429, "RESOURCE_EXHAUSTED", message);
 }
 
-/** Functions outside the emulator's catalog: the message names the function and the reason. */
+/**
+ * A function Earth Engine has (it is in the catalog, so every client offers it) that the
+ * emulator cannot evaluate: the message names it, so the user knows what to avoid.
+ */
 export function notImplemented(functionName: string): EeApiError {
   return invalidArgument(
-    `${functionName} is not implemented by the ee-snippets emulator: it serves only the algorithms listed at /v1/projects/{project}/algorithms. Use Earth Engine itself for this function.`,
+    `${functionName} is not implemented by the ee-snippets emulator (Earth Engine has it; the emulator evaluates only the functions listed in src/emulator/README.md). Run this against Earth Engine itself, or express it with implemented functions.`,
   );
+}
+
+/** A function Earth Engine does not have at all: the official clients' own wording. */
+export function unknownAlgorithm(functionName: string): EeApiError {
+  return invalidArgument(`Unknown algorithm: ${functionName}.`);
 }
 
 /** Earth Engine's wording for missing assets; it answers 400 (not 404) for these in computations. */

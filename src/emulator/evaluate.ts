@@ -4,7 +4,7 @@
  * per scope; function bodies (Collection.map's baseAlgorithm) are evaluated per call.
  */
 import { algorithmSignature } from "./catalog";
-import { invalidArgument, notImplemented } from "./errors";
+import { invalidArgument, notImplemented, unknownAlgorithm } from "./errors";
 import { FUNCTIONS } from "./functions";
 import { Closure, type EeValue } from "./functions-values";
 
@@ -202,8 +202,9 @@ export class Evaluator {
 /** Calls a catalog function by wire name with named arguments, applying the catalog's defaults. */
 export function callFunction(name: string, args: Record<string, EeValue>): EeValue {
   const signature = algorithmSignature(name);
-  const implementation = FUNCTIONS[name];
-  if (!signature || !implementation) throw notImplemented(name);
+  if (!signature) throw unknownAlgorithm(name);
+  const implementation = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
+  if (!implementation) throw notImplemented(name);
   const known = new Set(signature.arguments.map((a) => a.argumentName));
   const unknown = Object.keys(args).filter((key) => !known.has(key));
   if (unknown.length > 0) {

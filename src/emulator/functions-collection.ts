@@ -4,6 +4,8 @@
  * enumerates the tiles under the AOI and the revisit days in range); anything else runs over
  * the materialized elements, capped like Earth Engine at 5000 elements.
  */
+
+import { imageOfScene } from "./cloud-score";
 import { invalidArgument } from "./errors";
 import { geometryBox, intersects, ringToPolygon } from "./functions-geometry";
 import {
@@ -14,7 +16,6 @@ import {
   type FilterNode,
   ImageValue,
 } from "./functions-values";
-import { sceneImage } from "./image";
 import type { Geometry } from "./model";
 import { FIRST_ACQUISITION_MS, scenesInRange, tilesIntersectingBox } from "./scenes";
 
@@ -128,7 +129,7 @@ function sceneElements(
   for (const scene of scenes) {
     elements.push(
       new ImageValue(
-        sceneImage(scene),
+        imageOfScene(scene),
         `${source.collection}/${scene.index}`,
         versionOf(scene.properties),
       ),

@@ -68,7 +68,7 @@ export class ProjectionValue {
 
 export class ReducerValue {
   constructor(
-    readonly kind: "toList",
+    readonly kind: "toList" | "mean",
     readonly tupleSize: number | null,
   ) {}
 }

@@ -1,9 +1,12 @@
 /**
  * Implementations of the catalog's functions, by wire name. Arguments arrive by Earth
  * Engine's argument names with catalog defaults applied; image operations delegate to
- * image.ts. Every name here has a signature in catalog.ts and vice versa (a test checks).
+ * image.ts and band-math.ts. The keys of FUNCTIONS are the set of implemented functions:
+ * each must be in the catalog (catalog.json) and read only arguments its signature names
+ * (test/emulator/catalog.test.ts checks both); every other catalog function answers 400.
  */
 import { crsFromCode } from "../core/crs";
+import { imageOfScene } from "./cloud-score";
 import { assetNotFound, invalidArgument } from "./errors";
 import {
   collection,
@@ -33,6 +36,8 @@ import {
   makeRectangle,
   toLonLatGeometry,
 } from "./functions-geometry";
+import { IMAGE_FUNCTIONS } from "./functions-image";
+import { REDUCE_FUNCTIONS } from "./functions-reduce";
 import {
   Closure,
   type CollectionElement,
@@ -89,7 +94,7 @@ function loadImage(id: string): ImageValue {
   const slash = id.lastIndexOf("/");
   const scene = slash > 0 ? sceneFromIndex(id.slice(0, slash), id.slice(slash + 1)) : undefined;
   if (!scene) throw assetNotFound("Image.load", "Image", id);
-  return new ImageValue(images.sceneImage(scene), id, versionOf(scene.properties));
+  return new ImageValue(imageOfScene(scene), id, versionOf(scene.properties));
 }
 
 function paintTargets(value: EeValue): {
@@ -154,11 +159,16 @@ function utcOnly(fn: string, value: EeValue): void {
   unsupported(fn, "timeZone", value, "omit it or pass 'UTC' (dates are read as UTC)");
 }
 
-function constructed(kind: string, a: Record<string, EeValue>, geometry: Geometry): GeometryValue {
+/** `options` names each constructor's own arguments, so the catalog test can check them. */
+function constructed(
+  kind: string,
+  options: Record<string, EeValue>,
+  geometry: Geometry,
+): GeometryValue {
   const fn = `GeometryConstructors.${kind}`;
   // The emulator's geometry is planar lon/lat: an unspecified geodesic flag is read as
   // planar (for AOI-sized shapes the great-circle bow is under a metre).
-  return new GeometryValue(toLonLatGeometry(fn, geometry, geometryOptions(fn, a), false));
+  return new GeometryValue(toLonLatGeometry(fn, geometry, geometryOptions(fn, options), false));
 }
 
 function nominalScale(p: ProjectionValue): number {
@@ -355,15 +365,31 @@ export const FUNCTIONS: Record<string, Implementation> = {
   // Geometries
   // Coordinates in a geometry's own crs are converted to lon/lat, never read as degrees.
   "GeometryConstructors.Polygon": (a) =>
-    constructed("Polygon", a, makeGeometry("Polygon", a.coordinates)),
+    constructed(
+      "Polygon",
+      { crs: a.crs, geodesic: a.geodesic, maxError: a.maxError, evenOdd: a.evenOdd },
+      makeGeometry("Polygon", a.coordinates),
+    ),
   "GeometryConstructors.MultiPolygon": (a) =>
-    constructed("MultiPolygon", a, makeGeometry("MultiPolygon", a.coordinates)),
+    constructed(
+      "MultiPolygon",
+      { crs: a.crs, geodesic: a.geodesic, maxError: a.maxError, evenOdd: a.evenOdd },
+      makeGeometry("MultiPolygon", a.coordinates),
+    ),
   "GeometryConstructors.Point": (a) =>
-    constructed("Point", a, makeGeometry("Point", a.coordinates)),
+    constructed("Point", { crs: a.crs }, makeGeometry("Point", a.coordinates)),
   "GeometryConstructors.LineString": (a) =>
-    constructed("LineString", a, makeGeometry("LineString", a.coordinates)),
+    constructed(
+      "LineString",
+      { crs: a.crs, geodesic: a.geodesic, maxError: a.maxError },
+      makeGeometry("LineString", a.coordinates),
+    ),
   "GeometryConstructors.Rectangle": (a) =>
-    constructed("Rectangle", a, makeRectangle(a.coordinates)),
+    constructed(
+      "Rectangle",
+      { crs: a.crs, geodesic: a.geodesic, evenOdd: a.evenOdd },
+      makeRectangle(a.coordinates),
+    ),
   "Geometry.bounds": (a) => {
     lonLatOnly("Geometry.bounds", "proj", a.proj);
     return new GeometryValue(
@@ -397,6 +423,11 @@ export const FUNCTIONS: Record<string, Implementation> = {
     ),
   "Image.unmask": (a) => {
     const input = image("Image.unmask", "input", a.input);
+    // Earth Engine's signature types `value` as an Image and the clients promote a number to
+    // Image.constant before sending: a bare number is refused, as Earth Engine refuses it.
+    if (a.value !== null && !(a.value instanceof ImageValue)) {
+      typeError("Image.unmask", "value", "Image<unknown bands>", a.value);
+    }
     const value = a.value === null ? null : image("Image.unmask", "value", a.value).image;
     return new ImageValue(
       images.unmask(input.image, value, a.sameFootprint !== false),
@@ -517,4 +548,14 @@ export const FUNCTIONS: Record<string, Implementation> = {
     nominalScale(projection("Projection.nominalScale", "proj", a.proj)),
   "Reducer.toList": (a) =>
     new ReducerValue("toList", optionalNumber("Reducer.toList", "tupleSize", a.tupleSize)),
+
+  // Casts, band maths, masks, blend, addBands, slice, List.map
+  ...IMAGE_FUNCTIONS,
+  // Comparisons, boolean logic, reduceRegion, linkCollection: clouds over an AOI
+  ...REDUCE_FUNCTIONS,
 };
+
+/** Wire names of the functions the emulator evaluates, sorted. */
+export function implementedFunctionNames(): string[] {
+  return Object.keys(FUNCTIONS).sort();
+}

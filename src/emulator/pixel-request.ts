@@ -5,7 +5,8 @@
  * requests: with many requests arriving at once, time spent here on the main thread would
  * delay when the later ones are even seen, and that delay is the emulator's, not the model's.
  */
-import { BYTES_PER_SAMPLE } from "../core/samples";
+import { BYTES_PER_SAMPLE, commonSampleType, type SampleType } from "../core/samples";
+import { crsCodeFromWkt } from "./crs-wkt";
 import { invalidArgument } from "./errors";
 import { type EeValue, ImageValue } from "./functions-values";
 import * as images from "./image";
@@ -13,16 +14,21 @@ import { defaultThumbnailGrid } from "./image-thumbnail";
 import { type VisParams, visualize } from "./image-visualize";
 import type { Grid } from "./model";
 
-/** Earth Engine's computePixels cap: 48 MiB of pixels (values plus one mask byte per pixel). */
+/** Earth Engine's computePixels cap: 48 MiB as requestSizeBytes counts it. */
 export const MAX_REQUEST_BYTES = 50_331_648;
 /** getDownloadURL/getThumbURL cap (32 MiB). */
 export const MAX_THUMBNAIL_BYTES = 33_554_432;
 export const MAX_GRID_DIMENSION = 32_768;
 export const MAX_THUMBNAIL_DIMENSION = 10_000;
 export const MAX_BANDS = 1024;
-// JSON.parse copes with any depth, but everything after it (constant values, JSON.stringify
-// of results) recurses: a hostile body nested 10^5 deep would overflow the stack there.
-const MAX_JSON_NESTING = 512;
+/**
+ * Earth Engine refuses requests nested deeper than 100 levels (the official clients' serializers
+ * stop inlining at depth 50 "as the backend's limit is 100"; the limit is on the request as
+ * parsed, wrapping included). Counted here as JSON object/list nesting of the whole body, which
+ * the client's serializer counts alike (3 levels per function argument, list or dictionary
+ * item). It also keeps the evaluator, which recurses, safe from hostile bodies.
+ */
+export const MAX_REQUEST_NESTING = 100;
 
 export type PixelFormat =
   | "GEO_TIFF"
@@ -53,9 +59,9 @@ export interface PixelPlan {
 /** A JSON request body as an object, refusing bodies nested too deep to handle safely. */
 export function parseJsonBody(raw: Uint8Array): Record<string, unknown> {
   const depth = jsonNestingDepth(raw);
-  if (depth > MAX_JSON_NESTING) {
+  if (depth > MAX_REQUEST_NESTING) {
     throw invalidArgument(
-      `Request JSON nests ${depth} levels deep; the emulator accepts at most ${MAX_JSON_NESTING}.`,
+      `Expression nested too deeply: the request nests ${depth} levels, Earth Engine accepts at most ${MAX_REQUEST_NESTING}. Build deep lists or dictionaries flatter, or assign sub-expressions to variables used more than once so the client hoists them.`,
     );
   }
   let parsed: unknown;
@@ -115,9 +121,7 @@ export function planPixels(
       throw invalidArgument("bandIds must be a list of band names.");
     bandIds = request.bandIds as string[];
   }
-  // computePixels has no visualizationOptions: the expression visualizes, if anything.
-  const visualization = source === "getPixels" ? request.visualizationOptions : undefined;
-  const image = requestedImage(value, visualization, bandIds, source);
+  const image = requestedImage(value, request.visualizationOptions, bandIds, source);
   const grid =
     request.grid !== undefined && request.grid !== null
       ? parseGrid(request.grid)
@@ -135,9 +139,10 @@ export function planPixels(
     );
   }
   if (image.bands.length === 0) throw invalidArgument("The image has no bands to compute.");
-  const bytesPerPixel =
-    image.bands.reduce((sum, band) => sum + BYTES_PER_SAMPLE[band.dataType], 0) + 1;
-  const total = grid.width * grid.height * bytesPerPixel;
+  const total = requestSizeBytes(
+    grid,
+    image.bands.map((band) => band.dataType),
+  );
   const cap = source === "computePixels" ? MAX_REQUEST_BYTES : MAX_THUMBNAIL_BYTES;
   if (total > cap)
     throw invalidArgument(
@@ -149,53 +154,111 @@ export function planPixels(
   return { image, grid, format };
 }
 
-/** The evaluated image with bandIds and thumbnail visualization applied, as the request asks. */
+/**
+ * The size Earth Engine counts against the cap: width * height * bytes * (bands + 1), the mask
+ * counted as one more band, with the bytes of the bands' common type. This is what a captured
+ * refusal shows ("Total request size (57353670 bytes)" for 1845 x 1727 px of 8 int16 bands),
+ * larger than the REST reference's width * height * bands * bytes.
+ */
+export function requestSizeBytes(
+  grid: { width: number; height: number },
+  types: readonly SampleType[],
+): number {
+  const bytes = BYTES_PER_SAMPLE[commonSampleType(types)];
+  return grid.width * grid.height * bytes * (types.length + 1);
+}
+
+/**
+ * The evaluated image with bandIds, then visualizationOptions, applied: Earth Engine's REST
+ * reference selects bandIds "from the result of evaluating expression" and visualizes the
+ * selection into 8-bit RGB (computePixels, thumbnails and getPixels alike).
+ */
 export function requestedImage(
   value: EeValue,
   visualizationOptions: unknown,
   bandIds: string[] | undefined,
   source: PixelSource,
 ): images.EmImage {
-  const visualized = applyVisualizationOptions(value, visualizationOptions);
-  if (!(visualized instanceof ImageValue)) {
+  if (!(value instanceof ImageValue)) {
     throw invalidArgument(
       `${source === "computePixels" ? "image:computePixels" : "getPixels"}: The expression must evaluate to an Image.`,
     );
   }
-  return bandIds && bandIds.length > 0
-    ? images.select(visualized.image, bandIds)
-    : visualized.image;
+  const selected =
+    bandIds && bandIds.length > 0 ? images.select(value.image, bandIds) : value.image;
+  const params = visualizationParams(visualizationOptions);
+  return params ? visualize(selected, params) : selected;
 }
 
-/** Applies a thumbnail's visualizationOptions (ranges, palette, gamma) as Image.visualize would. */
-function applyVisualizationOptions(value: EeValue, raw: unknown): EeValue {
-  if (!(value instanceof ImageValue) || typeof raw !== "object" || raw === null) return value;
-  const options = raw as {
-    ranges?: { min?: number; max?: number }[];
-    paletteColors?: string[];
-    gamma?: { value?: number };
-  };
-  const params: VisParams = {};
-  if (Array.isArray(options.ranges) && options.ranges.length > 0) {
-    params.min = options.ranges.map((r) => r.min ?? 0);
-    params.max = options.ranges.map((r) => r.max ?? 1);
+/**
+ * A request's visualizationOptions (REST VisualizationOptions: ranges [{min, max}],
+ * paletteColors, gamma {value}, opacity {value}) as Image.visualize's parameters; undefined
+ * when there are none. A field the emulator does not apply is refused, never ignored.
+ */
+export function visualizationParams(raw: unknown): VisParams | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== "object" || Array.isArray(raw))
+    throw invalidArgument("visualizationOptions must be an object.");
+  const options = raw as Record<string, unknown>;
+  const known = new Set(["ranges", "paletteColors", "gamma", "opacity"]);
+  const unknown = Object.keys(options).filter((key) => !known.has(key));
+  if (unknown.length > 0) {
+    throw invalidArgument(
+      `visualizationOptions.${unknown[0]} is not supported by the ee-snippets emulator: use ranges, paletteColors, gamma and opacity.`,
+    );
   }
-  if (Array.isArray(options.paletteColors)) params.palette = options.paletteColors;
-  if (typeof options.gamma?.value === "number") params.gamma = options.gamma.value;
-  if (Object.keys(params).length === 0) return value;
-  return new ImageValue(visualize(value.image, params));
+  const params: VisParams = {};
+  const { ranges, paletteColors, gamma, opacity } = options;
+  if (ranges !== undefined) {
+    if (!Array.isArray(ranges) || ranges.length === 0)
+      throw invalidArgument("visualizationOptions.ranges must be a list of {min, max}.");
+    // An absent bound is proto3's default, 0 (JSON encoders may drop zero fields).
+    const bound = (r: unknown, key: "min" | "max", i: number): number => {
+      const v = (r as Record<string, unknown> | null)?.[key] ?? 0;
+      if (typeof v !== "number" || !Number.isFinite(v))
+        throw invalidArgument(`visualizationOptions.ranges[${i}].${key} must be a number.`);
+      return v;
+    };
+    params.min = ranges.map((r, i) => bound(r, "min", i));
+    params.max = ranges.map((r, i) => bound(r, "max", i));
+  }
+  if (paletteColors !== undefined) {
+    if (!Array.isArray(paletteColors) || !paletteColors.every((c) => typeof c === "string"))
+      throw invalidArgument("visualizationOptions.paletteColors must be a list of colour strings.");
+    params.palette = paletteColors as string[];
+  }
+  const wrapped = (field: unknown, name: string): number | undefined => {
+    if (field === undefined) return undefined;
+    const v = (field as { value?: unknown } | null)?.value;
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw invalidArgument(`visualizationOptions.${name} must be {"value": <number>}.`);
+    return v;
+  };
+  const g = wrapped(gamma, "gamma");
+  if (g !== undefined) params.gamma = g;
+  const o = wrapped(opacity, "opacity");
+  if (o !== undefined) params.opacity = o;
+  return Object.keys(params).length > 0 ? params : undefined;
 }
 
 /** computePixels' `grid` field (PixelGrid) -> Grid, validated. */
 export function parseGrid(raw: unknown): Grid {
   const grid = raw as {
     crsCode?: unknown;
+    crsWkt?: unknown;
     affineTransform?: Record<string, unknown>;
     dimensions?: { width?: unknown; height?: unknown };
   };
   if (typeof grid !== "object" || grid === null) throw invalidArgument("grid must be an object.");
-  if (typeof grid.crsCode !== "string")
-    throw invalidArgument('grid.crsCode is required, e.g. "EPSG:32617".');
+  if (grid.crsCode !== undefined && grid.crsWkt !== undefined)
+    throw invalidArgument("grid: give crsCode or crsWkt, not both.");
+  let crsCode: string;
+  if (typeof grid.crsCode === "string") crsCode = grid.crsCode;
+  else if (typeof grid.crsWkt === "string") crsCode = crsCodeFromWkt(grid.crsWkt);
+  else
+    throw invalidArgument(
+      'grid.crsCode (e.g. "EPSG:32617") or grid.crsWkt (the CRS as Well-Known Text) is required.',
+    );
   const t = grid.affineTransform ?? {};
   const num = (v: unknown, name: string, fallback?: number): number => {
     if (v === undefined && fallback !== undefined) return fallback;
@@ -223,7 +286,7 @@ export function parseGrid(raw: unknown): Grid {
   ) {
     throw invalidArgument("grid.dimensions.width and height must be positive integers.");
   }
-  return { crsCode: grid.crsCode, affine, width: width as number, height: height as number };
+  return { crsCode, affine, width: width as number, height: height as number };
 }
 
 /** Without a grid: the image's own bounded grid (clipToBoundsAndScale sets it), else the thumbnail default. */

@@ -14,6 +14,8 @@ const COLLECTIONS: Record<string, { level: "L2A" | "L1C" }> = {
   "COPERNICUS/S2_SR_HARMONIZED": { level: "L2A" },
   "COPERNICUS/S2_SR": { level: "L2A" },
   "COPERNICUS/S2_HARMONIZED": { level: "L1C" },
+  // Cloud Score+: one image per acquisition with Sentinel-2's system:index (cloud-score.ts).
+  "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED": { level: "L2A" },
 };
 
 export const SCENE_COLLECTIONS: readonly string[] = Object.keys(COLLECTIONS);

@@ -20,6 +20,7 @@ import {
 } from "./render-pool";
 import { adminHandler } from "./routes/admin";
 import { algorithmsHandler } from "./routes/algorithms";
+import { DISCOVERY_PATH, discoveryHandler } from "./routes/discovery";
 import { computePixelsHandler, PixelRenderer } from "./routes/pixels";
 import { createThumbnailHandler, getPixelsHandler, ThumbnailStore } from "./routes/thumbnails";
 import { tokenHandler } from "./routes/token";
@@ -56,6 +57,16 @@ interface Route {
   path: RegExp;
   kind: RouteKind;
   handler: Handler;
+  /** The discovery document's method id for Earth Engine's routes (routes/discovery.ts). */
+  discoveryId?: string;
+}
+
+/** A route as the discovery test sees it. */
+export interface RouteDescription {
+  endpoint: string;
+  method?: "GET" | "POST";
+  path: RegExp;
+  discoveryId?: string;
 }
 
 const PROJECT = "/v1/projects/[^/]+";
@@ -83,7 +94,15 @@ export class EmulatorServer {
       { endpoint: "token", path: /^\/token$/, kind: "token", handler: this.countingTokens(token) },
       { endpoint: "admin", path: /^\/emulator\//, kind: "metadata", handler: adminHandler(this) },
       {
+        endpoint: "discovery",
+        method: "GET",
+        path: new RegExp(`^${DISCOVERY_PATH.replace("$", "\\$")}$`),
+        kind: "metadata",
+        handler: discoveryHandler(this.pacer),
+      },
+      {
         endpoint: "algorithms",
+        discoveryId: "earthengine.projects.algorithms.list",
         method: "GET",
         path: new RegExp(`^${PROJECT}/algorithms$`),
         kind: "metadata",
@@ -91,6 +110,7 @@ export class EmulatorServer {
       },
       {
         endpoint: "compute",
+        discoveryId: "earthengine.projects.value.compute",
         method: "POST",
         path: new RegExp(`^${PROJECT}/value:compute$`),
         kind: "work",
@@ -98,6 +118,7 @@ export class EmulatorServer {
       },
       {
         endpoint: "computePixels",
+        discoveryId: "earthengine.projects.image.computePixels",
         method: "POST",
         path: new RegExp(`^${PROJECT}/image:computePixels$`),
         kind: "work",
@@ -105,6 +126,7 @@ export class EmulatorServer {
       },
       {
         endpoint: "thumbnails",
+        discoveryId: "earthengine.projects.thumbnails.create",
         method: "POST",
         path: new RegExp(`^${PROJECT}/thumbnails$`),
         kind: "work",
@@ -112,6 +134,7 @@ export class EmulatorServer {
       },
       {
         endpoint: "getPixels",
+        discoveryId: "earthengine.projects.thumbnails.getPixels",
         method: "GET",
         path: new RegExp(`^${PROJECT}/thumbnails/[^/]+:getPixels$`),
         kind: "work",
@@ -171,6 +194,16 @@ export class EmulatorServer {
 
   resetStats(): void {
     this.stats.reset();
+  }
+
+  /** The route table, without handlers. */
+  routeTable(): RouteDescription[] {
+    return this.routes.map(({ endpoint, method, path, discoveryId }) => ({
+      endpoint,
+      method,
+      path,
+      discoveryId,
+    }));
   }
 
   private countingTokens(handler: Handler): Handler {

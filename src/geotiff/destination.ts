@@ -31,8 +31,13 @@ export async function createTemporaryFile(
 ): Promise<TemporaryFile> {
   const directory = dirname(target);
   // Hidden, same directory, random suffix: concurrent writers never collide and a crash
-  // leaves an obviously partial file, never one under the final name.
-  const tempPath = join(directory, `.${basename(target)}.partial-${randomUUID().slice(0, 13)}`);
+  // leaves an obviously partial file, never one under the final name. The writer's pid in
+  // the name tells a later run whether the file is still being written (see
+  // src/snippets/outputs.ts's removeStalePartials).
+  const tempPath = join(
+    directory,
+    `.${basename(target)}.partial-${process.pid}-${randomUUID().slice(0, 13)}`,
+  );
   // Two file operations, side by side: many downloads open files at once, and each
   // operation waits its turn in libuv's small thread pool. Creating the temporary file is
   // also the directory check: its error says whether the directory is missing, not a

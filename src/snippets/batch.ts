@@ -32,7 +32,13 @@ import { type RunReport, runConcurrent, runSequential, type TaskContext } from "
 import { type Aoi, AoiError } from "./aoi";
 import { collectionFacts, DEFAULT_COLLECTION } from "./collections";
 import { Manifest, type SnippetParams, sameParams } from "./manifest";
-import { DEFAULT_SNIPPET_SUFFIX, ensureOutputDir, snippetPath } from "./outputs";
+import {
+  DEFAULT_SNIPPET_SUFFIX,
+  ensureOutputDir,
+  removeStalePartials,
+  type StalePartials,
+  snippetPath,
+} from "./outputs";
 import { appendRunReport, summarizeRun } from "./report";
 import type { ImageInfo } from "./search";
 import { type SnippetStyle, snippetExpression, TUTORIAL_STYLE } from "./snippet-image";
@@ -105,6 +111,12 @@ export interface SnippetsOptions
   manifest?: Manifest;
 }
 
+/** A run's report, with what it cleaned up before starting. */
+export type SnippetsReport = RunReport<SnippetResult> & {
+  /** Temporary files of killed runs removed from outDir before the downloads began. */
+  stalePartials: StalePartials;
+};
+
 /** An existing file that is not a complete copy of this snippet; overwrite: true replaces it. */
 export class ExistingFileError extends DownloadError {
   readonly path: string;
@@ -173,7 +185,7 @@ export async function downloadSnippets(
   session: SnippetSession,
   images: readonly (ImageInfo | string)[],
   options: SnippetsOptions,
-): Promise<RunReport<SnippetResult>> {
+): Promise<SnippetsReport> {
   if (!Array.isArray(images)) {
     throw new DownloadParameterError(
       "downloadSnippets needs an array of images (findImages' result or system:index strings).",
@@ -187,7 +199,14 @@ export async function downloadSnippets(
       `limit must be a whole number of images at once, at least 1, got ${limit}.`,
     );
   }
-  await ensureOutputDir(options.outDir);
+  const dir = await ensureOutputDir(options.outDir);
+  // A rerun after a killed run: its temporary files would otherwise stay for ever.
+  const stalePartials = await removeStalePartials(dir);
+  if (stalePartials.files > 0 && options.progress !== false) {
+    process.stdout.write(
+      `ee-snippets: removed ${stalePartials.files} temporary file${stalePartials.files === 1 ? "" : "s"} of interrupted runs from ${dir}, freeing ${formatBytes(stalePartials.bytes)} (${stalePartials.bytes} bytes).\n`,
+    );
+  }
   const manifest = options.manifest ?? (await Manifest.open(options.outDir));
   const task = (plan: Plan, context: TaskContext) =>
     exclusive(plan.path, () =>
@@ -218,7 +237,7 @@ export async function downloadSnippets(
     aoi: options.aoi.name,
     scale: options.scale,
   });
-  return report;
+  return { ...report, stalePartials };
 }
 
 export interface SnippetRunOptions {
@@ -307,6 +326,11 @@ export function snippetParams(
       gamma: look.gamma ?? TUTORIAL_STYLE.gamma,
       outlineColor: look.outlineColor ?? TUTORIAL_STYLE.outlineColor,
       outlineWidth: look.outlineWidth ?? TUTORIAL_STYLE.outlineWidth,
+      // Only when not the default, so manifests written before the option still match.
+      ...(look.outline === "blue" ? { outline: "blue" } : {}),
+      ...(look.maskClouds
+        ? { maskClouds: look.maskClouds, cloudScoreThreshold: look.cloudScoreThreshold ?? null }
+        : {}),
     },
   };
 }

@@ -5,7 +5,7 @@
  * reported in a second, not after an hour of requests.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
 
 export class OutputPathError extends Error {
@@ -209,4 +209,81 @@ export function isInside(dir: string, path: string): boolean {
   const d = resolve(dir);
   const p = resolve(path);
   return p.startsWith(d.endsWith(sep) ? d : d + sep);
+}
+
+/**
+ * Temporary files of the GeoTIFF writer (src/geotiff/destination.ts): `.<name>.partial-<pid>-
+ * <random>`, or `.<name>.partial-<random>` from versions that did not record the writer.
+ */
+const PARTIAL_FILE = /^\..+\.partial-(?:(\d+)-)?[0-9a-f]{8}-[0-9a-f]{4}$/;
+
+/**
+ * A partial file without a writer's pid is taken as abandoned once untouched this long: a
+ * live writer appends tiles as they arrive, seconds apart, never an hour.
+ */
+export const LEGACY_PARTIAL_AGE_MS = 60 * 60 * 1000;
+
+export interface StalePartials {
+  /** Files removed and the bytes they held. */
+  files: number;
+  bytes: number;
+  /** Partial files kept because their writer is alive (or might be). */
+  kept: number;
+}
+
+/** Whether process `pid` exists on this machine: signal 0 checks without signalling. */
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user; only ESRCH says it is gone.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/**
+ * Removes the temporary files that killed runs left in `dir` (a SIGKILL or a crash gives the
+ * writer no chance to delete its own): only files of the writer's naming scheme, only when
+ * the process named in the file is gone (or, for names without a pid, the file is older than
+ * LEGACY_PARTIAL_AGE_MS). A partial file of a live writer, in this process or another, is
+ * kept. Pids are this machine's: a directory shared with other hosts may hold a file whose
+ * pid names an unrelated local process, which keeps it, never the reverse.
+ */
+export async function removeStalePartials(
+  dir: string,
+  now: number = Date.now(),
+): Promise<StalePartials> {
+  const result: StalePartials = { files: 0, bytes: 0, kept: 0 };
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return result;
+  }
+  for (const name of names) {
+    const match = PARTIAL_FILE.exec(name);
+    if (!match) continue;
+    const path = join(dir, name);
+    const info = await lstat(path).catch(() => undefined);
+    if (!info?.isFile()) continue;
+    const stale =
+      match[1] !== undefined
+        ? !processAlive(Number(match[1]))
+        : now - info.mtimeMs > LEGACY_PARTIAL_AGE_MS;
+    if (!stale) {
+      result.kept++;
+      continue;
+    }
+    try {
+      await unlink(path);
+      result.files++;
+      result.bytes += info.size;
+    } catch (error) {
+      // Another run removed it first; anything else (permissions) leaves it for the user.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") result.kept++;
+    }
+  }
+  return result;
 }

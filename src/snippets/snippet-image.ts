@@ -1,5 +1,6 @@
 import { type CloudExpression, type Ee, type EeImage, serializeExpression } from "../ee/client";
 import { type Aoi, aoiToEe } from "./aoi";
+import { type CloudSource, checkCloudSource, maskClouds } from "./cloud-mask";
 import { DEFAULT_COLLECTION } from "./collections";
 
 /** How a snippet looks: the tutorial's false-colour rendering and blue outline by default. */
@@ -16,8 +17,22 @@ export interface SnippetStyle {
    * "0000ffff"; Earth Engine reads a string there as a feature property name.
    */
   outlineColor?: number | string;
+  /**
+   * "tutorial" (default): paint the outline into the snippet with `outlineColor`, as the
+   * tutorial does (so not blue on Earth Engine, see outlineColor). "blue": the blue outline the
+   * tutorial means, done the Earth Engine way: painted into an empty image, visualized with
+   * palette 0000ff and blended over the snippet (`outlineColor` is not used).
+   */
+  outline?: "tutorial" | "blue";
   /** Outline width in output pixels; 0 draws no outline. */
   outlineWidth?: number;
+  /**
+   * Mask cloud and cloud-shadow pixels (nodata in the GeoTIFF), classified as the search's
+   * AOI statistics do: "scl" or "cloudScorePlus". Off by default, as in the tutorial.
+   */
+  maskClouds?: CloudSource | false;
+  /** Cloud Score+ only: cs_cdf below this is masked (default 0.6). */
+  cloudScoreThreshold?: number;
 }
 
 export const TUTORIAL_STYLE = {
@@ -41,8 +56,15 @@ export function snippetImage(session: { ee: Ee }, imageId: string, style: Snippe
   const assetId = imageId.includes("/") ? imageId : `${collection}/${imageId}`;
   const region = aoiToEe(ee, style.aoi);
   const gamma = style.gamma ?? TUTORIAL_STYLE.gamma;
-  const visualized = ee
-    .Image(assetId)
+  let source = ee.Image(assetId);
+  if (style.maskClouds) {
+    checkCloudSource(collection, style.maskClouds, style.cloudScoreThreshold);
+    source = maskClouds(ee, source, {
+      source: style.maskClouds,
+      threshold: style.cloudScoreThreshold,
+    });
+  }
+  const visualized = source
     .clip(region)
     .visualize({
       bands: style.bands ?? TUTORIAL_STYLE.bands,
@@ -52,9 +74,16 @@ export function snippetImage(session: { ee: Ee }, imageId: string, style: Snippe
     })
     .clip(region);
   const width = style.outlineWidth ?? TUTORIAL_STYLE.outlineWidth;
-  return width > 0
-    ? visualized.paint(region, style.outlineColor ?? TUTORIAL_STYLE.outlineColor, width)
-    : visualized;
+  if (width <= 0) return visualized;
+  if (style.outline === "blue") {
+    const outline = ee
+      .Image()
+      .toByte()
+      .paint(region, 1, width)
+      .visualize({ palette: ["0000ff"] });
+    return visualized.blend(outline);
+  }
+  return visualized.paint(region, style.outlineColor ?? TUTORIAL_STYLE.outlineColor, width);
 }
 
 /** Stands for the image id in a serialized snippet template; no Earth Engine id looks like it. */

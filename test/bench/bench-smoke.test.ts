@@ -20,6 +20,7 @@ const EXPECTED_RATIOS: Record<string, string[]> = {
     "peakRssMiB512",
   ],
   unknownQuota: ["efficiency", "share429"],
+  search: ["sclOverhead", "csPlusOverhead"],
 };
 
 test("npm run bench -- --smoke runs every scenario and writes a complete report", () => {

@@ -111,3 +111,59 @@ describe("splitWindow", () => {
     assert.equal(splitWindow({ x0: 3, y0: 4, width: 1, height: 1 }, 512), undefined);
   });
 });
+
+describe("requestBytes: the largest of the three counts of a request's size", () => {
+  it("matches the captured refusal: 1845x1727 px of 8 int16 bands is 57353670 bytes", () => {
+    const eightInt16 = Array(8).fill(2);
+    assert.equal(requestBytes(1845, 1727, eightInt16), 57_353_670);
+    // The REST reference's count and the old one are both smaller; the planner uses the largest.
+    assert.ok(1845 * 1727 * 8 * 2 < 57_353_670);
+    assert.ok(1845 * 1727 * (16 + 1) < 57_353_670);
+  });
+
+  it("counts bands at their common type, which can be wider than any band", () => {
+    // uint16 with int16 is sent as int32: 4 bytes per sample, 3 samples with the mask.
+    assert.equal(requestBytes(10, 10, [2, 2], 4), 10 * 10 * 4 * 3);
+    // One uint8 band: bytes*(bands+1) = 2 = sum+1; no formula is above it.
+    assert.equal(requestBytes(10, 10, [1]), 200);
+  });
+
+  // Grids whose single window sits between two formulas' limits: a smaller count (the old
+  // sum of band bytes + 1, or the REST reference's) lets it through, the observed
+  // bytes * (bands + 1) does not.
+  const cases = [
+    { name: "8 int16 bands", bandBytes: Array(8).fill(2), side: 1712 },
+    { name: "3 uint8 bands", bandBytes: [1, 1, 1], side: 3600 },
+    { name: "2 float32 bands", bandBytes: [4, 4], side: 2100 },
+  ];
+  for (const c of cases) {
+    it(`plans ${c.name} on a ${c.side} px square under every formula`, () => {
+      const n = c.bandBytes.length;
+      const bytes = Math.max(...c.bandBytes);
+      const sum = c.bandBytes.reduce((s, b) => s + b, 0);
+      const px = c.side * c.side;
+      // The case is near the boundary: one window fits the old count, not the observed one.
+      assert.ok(px * (sum + 1) <= MAX_REQUEST_BYTES || px * n * bytes <= MAX_REQUEST_BYTES);
+      assert.ok(px * bytes * (n + 1) > MAX_REQUEST_BYTES);
+      const grid = { width: c.side, height: c.side };
+      const windows = planTiles(grid, { bandBytes: c.bandBytes, tileSize: 16 });
+      assert.ok(windows.length >= 2, `${windows.length} windows`);
+      assertCoversOnce(grid, windows);
+      for (const w of windows) {
+        const area = w.width * w.height;
+        assert.ok(area * n * bytes <= MAX_REQUEST_BYTES, "REST reference");
+        assert.ok(area * bytes * (n + 1) <= MAX_REQUEST_BYTES, "captured refusal");
+        assert.ok(area * (sum + 1) <= MAX_REQUEST_BYTES, "old count");
+      }
+    });
+  }
+
+  it("keeps one window when it fits the observed formula with a pixel row to spare", () => {
+    // 8 int16 bands: 18 bytes per pixel; 1664 x 1680 px is 50319360 bytes, under 50331648.
+    const windows = planTiles(
+      { width: 1664, height: 1680 },
+      { bandBytes: Array(8).fill(2), tileSize: 16 },
+    );
+    assert.equal(windows.length, 1);
+  });
+});

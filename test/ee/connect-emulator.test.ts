@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,11 +65,13 @@ describe("connect() with no Earth Engine settings", () => {
 describe("credentials against the emulator's auth", () => {
   let emulator: RunningEmulator;
   let key: ReturnType<typeof writeServiceAccountKey>;
+  let keyPair: ReturnType<typeof makeKeyPair>;
   let home: string;
 
   before(async () => {
     // The key's token_uri must name the emulator, whose port is known only once it runs.
-    const pair = makeKeyPair();
+    keyPair = makeKeyPair();
+    const pair = keyPair;
     emulator = await startEmulator({
       auth: {
         accessTokens: [STATIC_TOKEN],
@@ -113,6 +116,59 @@ describe("credentials against the emulator's auth", () => {
       assert.deepEqual(await evaluate(session.ee.List([5])), [5], "the client follows the refresh");
     } finally {
       await session.close();
+    }
+  });
+
+  it("the official client keeps a valid token while idle, even when token requests are slow", async () => {
+    // The client resends a POST without its body when it must refresh a lapsed token itself,
+    // so a search right after an expiry failed with "Invalid JSON payload". A token endpoint
+    // that takes 150 ms leaves no room for the client's own last-moment refresh.
+    const slow = http.createServer(async (req, res) => {
+      const body = await new Promise<Buffer>((resolve) => {
+        const parts: Buffer[] = [];
+        req.on("data", (part: Buffer) => parts.push(part));
+        req.on("end", () => resolve(Buffer.concat(parts)));
+      });
+      await sleep(150);
+      const answer = await fetch(`${emulator.url}/token`, {
+        method: "POST",
+        headers: { "content-type": String(req.headers["content-type"]) },
+        body,
+      });
+      res.writeHead(answer.status, { "content-type": "application/json" });
+      res.end(Buffer.from(await answer.arrayBuffer()));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    const slowKey = writeServiceAccountKey(
+      `http://127.0.0.1:${(slow.address() as AddressInfo).port}/token`,
+      undefined,
+      keyPair,
+    );
+    const session = await connect({
+      env: env({ EE_SERVICE_ACCOUNT_KEY: slowKey.keyFile }),
+      quiet: true,
+    });
+    try {
+      const client = require("@google/earthengine") as { data: { getAuthToken(): string | null } };
+      const lapsedAt: number[] = [];
+      const started = Date.now();
+      let round = 0;
+      while (Date.now() - started < 4500) {
+        if (client.data.getAuthToken() === null) lapsedAt.push(Date.now() - started);
+        if (++round % 15 === 0) {
+          assert.deepEqual(
+            await evaluate(session.ee.List([round])),
+            [round],
+            "a search while idle",
+          );
+        }
+        await sleep(20);
+      }
+      assert.deepEqual(lapsedAt, [], "ms after connect at which the client had no valid token");
+    } finally {
+      await session.close();
+      slow.close();
+      rmSync(slowKey.dir, { recursive: true, force: true });
     }
   });
 

@@ -171,6 +171,29 @@ describe("eeRequest", () => {
     });
   });
 
+  it("asks for a split, never a retry, on timeouts and memory limits whatever their status", async () => {
+    const cases: [number, string][] = [
+      [400, "Computation timed out."],
+      [500, "Computation timed out."],
+      [503, "Computation timed out."],
+      [504, "Computation timed out."],
+      [429, "User memory limit exceeded."],
+      [500, "User memory limit exceeded."],
+    ];
+    for (const [status, message] of cases) {
+      const path = `/deterministic-${status}-${message.length}`;
+      handlers.set(path, (_req, res) => eeError(res, status, message));
+      await assert.rejects(eeRequest(backend(), `${base}${path}`, {}), (e: unknown) => {
+        assert.ok(e instanceof RequestError, String(e));
+        assert.equal(e.split, true, `${status} ${message}`);
+        assert.equal(e.retryable, false, `${status} ${message}`);
+        assert.equal(e.status, status);
+        assert.ok(e.message.includes(message));
+        return true;
+      });
+    }
+  });
+
   it("says the token was refused on 401/403, without echoing the token", async () => {
     handlers.set("/401", (_req, res) =>
       eeError(res, 401, "Request had invalid authentication credentials."),

@@ -1,7 +1,7 @@
 /** Quotas and injected faults, decided before any handler runs (src/emulator/admission.ts). */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AdmissionControl } from "../../src/emulator/admission";
+import { AdmissionControl, concurrencyQuotaMessage } from "../../src/emulator/admission";
 import { resolveCostModel } from "../../src/emulator/costs";
 
 function errorBody(reply: { body: Buffer }): { code: number; message: string; status: string } {
@@ -19,9 +19,12 @@ test("work over the concurrency quota is refused 429 in Earth Engine's words; re
   assert.equal(third.reply.status, 429);
   assert.deepEqual(errorBody(third.reply), {
     code: 429,
-    message: "Too many concurrent aggregations.",
+    message:
+      "Too Many Requests: more than 2 concurrent requests for this project (Earth Engine's concurrent-request quota). Retry with exponential backoff.",
     status: "RESOURCE_EXHAUSTED",
   });
+  assert.equal(errorBody(third.reply).message, concurrencyQuotaMessage(2));
+  assert.doesNotMatch(errorBody(third.reply).message, /aggregations/);
   admission.release("work");
   admission.release("work");
   assert.equal((await admission.admit("work", now)).kind, "serve", "a released slot is free again");

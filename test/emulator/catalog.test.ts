@@ -1,21 +1,25 @@
 /**
- * Conformance from the client side: the official client builds its API from our catalog
- * offline, and every function its tutorial-style calls serialize to is one we implement.
+ * Conformance from the client side: the catalog is Earth Engine's whole list of signatures,
+ * the official client builds its API from it offline, every function the tutorial-style calls
+ * serialize to is one we implement, and every implementation reads only arguments its
+ * signature names.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import ts from "typescript";
 import {
+  algorithmSignature,
   CATALOG_FILE,
   CatalogError,
-  implementedFunctionNames,
+  catalogFunctionNames,
   listAlgorithms,
   loadCatalog,
 } from "../../src/emulator/catalog";
 import { callFunction, evaluateExpression } from "../../src/emulator/evaluate";
-import { FUNCTIONS } from "../../src/emulator/functions";
+import { implementedFunctionNames } from "../../src/emulator/functions";
 import { toJson } from "../../src/emulator/functions-describe";
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client ships no types
@@ -55,17 +59,152 @@ function functionNames(node: unknown, out = new Set<string>()): Set<string> {
   return out;
 }
 
-test("every catalog entry has an implementation and vice versa", () => {
-  assert.deepEqual(Object.keys(FUNCTIONS).sort(), implementedFunctionNames());
-  for (const algorithm of listAlgorithms().algorithms) {
-    assert.match(algorithm.name, /^algorithms\//);
-    for (const argument of algorithm.arguments)
-      assert.equal(typeof argument.argumentName, "string");
+/**
+ * Which argument names each FUNCTIONS entry reads, from the source: `a.name` on the entry's
+ * parameter, followed into same-file helpers the parameter is passed to and into factories
+ * (`compareFilter("lessThan")`) that return the implementation. Any other use of the
+ * parameter (a computed key, passing it elsewhere) is reported as "<dynamic>", so the check
+ * cannot silently miss reads.
+ */
+function argumentReads(files: string[]): Map<string, Set<string>> {
+  const reads = new Map<string, Set<string>>();
+  for (const file of files) {
+    const source = ts.createSourceFile(
+      file,
+      readFileSync(file, "utf8"),
+      ts.ScriptTarget.Latest,
+      true,
+    );
+    const declarations = new Map<string, ts.FunctionDeclaration>();
+    source.forEachChild((node) => {
+      if (ts.isFunctionDeclaration(node) && node.name) declarations.set(node.name.text, node);
+    });
+    const collect = (body: ts.Node, param: string, out: Set<string>): void => {
+      const visit = (node: ts.Node): void => {
+        if (ts.isIdentifier(node) && node.text === param) {
+          const parent = node.parent;
+          if (ts.isPropertyAccessExpression(parent) && parent.expression === node) {
+            out.add(parent.name.text);
+            return;
+          }
+          if (ts.isParameter(parent)) return;
+          if (ts.isCallExpression(parent) && ts.isIdentifier(parent.expression)) {
+            const helper = declarations.get(parent.expression.text);
+            const position = parent.arguments.indexOf(node as ts.Expression);
+            const name = helper?.parameters[position]?.name;
+            if (helper?.body && name && ts.isIdentifier(name)) {
+              collect(helper.body, name.text, out);
+              return;
+            }
+          }
+          out.add("<dynamic>");
+          return;
+        }
+        node.forEachChild(visit);
+      };
+      visit(body);
+    };
+    const analyze = (implementation: ts.Expression, out: Set<string>): void => {
+      if (ts.isArrowFunction(implementation) || ts.isFunctionExpression(implementation)) {
+        const param = implementation.parameters[0]?.name;
+        if (param && ts.isIdentifier(param)) collect(implementation.body, param.text, out);
+        return;
+      }
+      if (ts.isCallExpression(implementation) && ts.isIdentifier(implementation.expression)) {
+        const factory = declarations.get(implementation.expression.text);
+        if (factory?.body) {
+          const visit = (node: ts.Node): void => {
+            if (ts.isArrowFunction(node)) analyze(node, out);
+            else node.forEachChild(visit);
+          };
+          visit(factory.body);
+          return;
+        }
+      }
+      out.add("<dynamic>");
+    };
+    const visitTop = (node: ts.Node): void => {
+      if (
+        ts.isVariableDeclaration(node) &&
+        ts.isIdentifier(node.name) &&
+        /FUNCTIONS$/.test(node.name.text) &&
+        node.initializer &&
+        ts.isObjectLiteralExpression(node.initializer)
+      ) {
+        for (const property of node.initializer.properties) {
+          if (!ts.isPropertyAssignment(property)) continue;
+          const key = property.name;
+          const name = ts.isStringLiteral(key) || ts.isIdentifier(key) ? key.text : undefined;
+          assert.ok(name, `${file}: a FUNCTIONS key that is not a literal name`);
+          const out = new Set<string>();
+          analyze(property.initializer, out);
+          reads.set(name, out);
+        }
+      }
+      node.forEachChild(visitTop);
+    };
+    visitTop(source);
   }
+  return reads;
+}
+
+test("every implemented function is in the catalog and reads only the arguments its signature names", () => {
+  const implemented = implementedFunctionNames();
+  assert.ok(implemented.length >= 70, `only ${implemented.length} implemented`);
+  const reads = argumentReads(
+    ["functions.ts", "functions-image.ts", "functions-reduce.ts"].map((f) =>
+      path.join(__dirname, "../../src/emulator", f),
+    ),
+  );
+  for (const name of implemented) {
+    const signature = algorithmSignature(name);
+    assert.ok(signature, `${name} is implemented but not in Earth Engine's catalog`);
+    const argumentNames = new Set(signature.arguments.map((a) => a.argumentName));
+    const read = reads.get(name);
+    assert.ok(read, `${name}: its implementation was not found in the source`);
+    assert.ok(read.size > 0 || argumentNames.size === 0, `${name} reads no argument`);
+    for (const argument of read)
+      assert.ok(
+        argumentNames.has(argument),
+        `${name} reads '${argument}', which its signature (${[...argumentNames].join(", ")}) lacks`,
+      );
+  }
+  assert.deepEqual([...reads.keys()].sort(), implemented, "the source lists what runs");
+});
+
+test("the catalog is Earth Engine's whole list of signatures, without description texts", () => {
+  const { algorithms } = listAlgorithms();
+  assert.equal(algorithms.length, 985);
+  const names = catalogFunctionNames();
+  assert.equal(new Set(names).size, algorithms.length, "names are unique");
+  assert.equal(algorithms.filter((a) => a.hidden === true).length, 93);
+  for (const algorithm of algorithms) {
+    assert.match(algorithm.name, /^algorithms\/[A-Za-z]/);
+    assert.equal(algorithm.description, undefined, `${algorithm.name} carries a description`);
+    if (algorithm.deprecated) assert.ok(algorithm.deprecationReason, algorithm.name);
+    for (const argument of algorithm.arguments) {
+      assert.equal(typeof argument.argumentName, "string");
+      assert.equal(argument.description, undefined);
+      if (argument.optional) assert.ok("defaultValue" in argument, `${algorithm.name}`);
+    }
+  }
+  // Signatures the emulator's implementations and the issue's examples rely on.
+  assert.deepEqual(
+    algorithmSignature("Image.addBands")?.arguments.map((a) => a.argumentName),
+    ["dstImg", "srcImg", "names", "overwrite"],
+  );
+  assert.deepEqual(
+    algorithmSignature("Image.toFloat")?.arguments.map((a) => a.argumentName),
+    ["value"],
+  );
+  assert.ok(implementedFunctionNames().length < names.length);
 });
 
 test("the official client initializes from the catalog and serializes to implemented functions", () => {
   const ee = offlineClient();
+  for (const method of ["toFloat", "toUint8", "addBands", "normalizedDifference", "reduceRegion"])
+    assert.equal(typeof ee.Image(1)[method], "function", `ee.Image(...).${method}`);
+  assert.equal(typeof ee.List([1]).map, "function");
   const bbox = ee.Geometry.Rectangle([-82.48, 8.35, -82.39, 8.44]);
   const col = ee
     .ImageCollection("COPERNICUS/S2_SR_HARMONIZED")
@@ -214,9 +353,10 @@ test("getInfo shapes match Earth Engine's", () => {
 
 test("errors use Earth Engine's wording", () => {
   assert.throws(
-    () => callFunction("Image.addBands", {}),
-    /Image\.addBands is not implemented by the ee-snippets emulator/,
+    () => callFunction("Image.reduceRegions", {}),
+    /Image\.reduceRegions is not implemented by the ee-snippets emulator/,
   );
+  assert.throws(() => callFunction("Foo.bar", {}), { message: "Unknown algorithm: Foo.bar." });
   assert.throws(() => callFunction("ImageCollection.load", { id: "NASA/NOPE" }), {
     message:
       "ImageCollection.load: ImageCollection asset 'NASA/NOPE' not found (does not exist or caller does not have access).",

@@ -71,7 +71,7 @@ test("429 beyond the concurrency quota", async () => {
     assert.ok(refused.length >= 3, `only ${refused.length} refused`);
     const body = (await refused[0].json()) as { error: { message: string; status: string } };
     assert.equal(body.error.status, "RESOURCE_EXHAUSTED");
-    assert.equal(body.error.message, "Too many concurrent aggregations.");
+    assert.match(body.error.message, /^Too Many Requests: more than 2 concurrent requests/);
     assert.equal(responses.filter((r) => r.status === 200).length, 2);
   });
 });

@@ -128,11 +128,11 @@ describe("GeoTIFF", () => {
     });
   }
 
-  it("uses the type's minimum as nodata for signed types and NaN for floats", () => {
+  it("uses the type's minimum as nodata for signed types and -inf for floats", () => {
     assert.equal(nodataFor("uint8"), 0);
     assert.equal(nodataFor("uint16"), 0);
     assert.equal(nodataFor("int32"), -2147483648);
-    assert.ok(Number.isNaN(nodataFor("float32")));
+    assert.equal(nodataFor("float32"), Number.NEGATIVE_INFINITY);
   });
 
   it("writes raw uint16 reflectance with per-band names", async () => {

@@ -274,18 +274,21 @@ test("errors reach the client's callback verbatim", async () => {
     await evaluateError(ee.ImageCollection("NASA/NOPE").size()),
     "ImageCollection.load: ImageCollection asset 'NASA/NOPE' not found (does not exist or caller does not have access).",
   );
-  const addBands = new ee.ApiFunction("Image.addBands", {
-    name: "Image.addBands",
-    returns: "Image",
-    args: [
-      { name: "dstImg", type: "Image" },
-      { name: "srcImg", type: "Image" },
-    ],
-  });
-  const message = await evaluateError(
-    new ee.ComputedObject(addBands, { dstImg: ee.Image(1), srcImg: ee.Image(2) }),
+  // A function Earth Engine has (so the client offers it) that the emulator does not evaluate.
+  assert.equal(typeof ee.Image(1).sqrt, "function");
+  assert.match(
+    await evaluateError(ee.Image(1).sqrt()),
+    /^Image\.sqrt is not implemented by the ee-snippets emulator/,
   );
-  assert.match(message, /^Image\.addBands is not implemented by the ee-snippets emulator/);
+  const unknown = new ee.ApiFunction("Image.fooBar", {
+    name: "Image.fooBar",
+    returns: "Image",
+    args: [{ name: "input", type: "Image" }],
+  });
+  assert.equal(
+    await evaluateError(new ee.ComputedObject(unknown, { input: ee.Image(1) })),
+    "Unknown algorithm: Image.fooBar.",
+  );
 });
 
 test("malformed and oversized bodies get 400/413, never a crash", async () => {

@@ -113,6 +113,11 @@ const scenarios: Scenario[] = [
     expect: "splits",
   },
   {
+    name: "windows over 100k pixels get 'Computation timed out.' 400s",
+    emulator: { ...FAST, faults: { computeTimeoutPixels: 100_000 } },
+    expect: "splits",
+  },
+  {
     name: "everything at once, at lower rates",
     emulator: {
       ...FAST,
@@ -165,7 +170,11 @@ describe("downloads under injected faults", () => {
           `retries ${retries}, splits ${splits}, client requests ${requests}, server computePixels ${await pixelRequests(faulty)}`,
         );
         if (scenario.expect === "retries") assert.ok(retries > 0, "no fault was injected");
-        else assert.ok(splits > 0, "no window was split");
+        else {
+          assert.ok(splits > 0, "no window was split");
+          // Deterministic refusals: a refused window is split at once, never sent again.
+          assert.equal(retries, 0, "a window refused for its cost was retried unchanged");
+        }
         for (const result of results) {
           assert.equal(result.skipped, false);
           const reference = expected.get(result.id);

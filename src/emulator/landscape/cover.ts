@@ -23,6 +23,17 @@ export const SCL_CLOUD_MEDIUM = 8;
 export const SCL_CLOUD_HIGH = 9;
 export const SCL_CIRRUS = 10;
 
+/**
+ * The renderer's per-pixel cloud truth: SCL classes it draws as cloud shadow (3), cloud
+ * (8, 9) or cirrus (10). The SCL band, QA60 and the Cloud Score+ collection all derive
+ * from this one classification, so a pixel drawn as cloud is classified as cloud.
+ */
+export function isCloudOrShadow(scl: number): boolean {
+  return (
+    scl === SCL_SHADOW || scl === SCL_CLOUD_MEDIUM || scl === SCL_CLOUD_HIGH || scl === SCL_CIRRUS
+  );
+}
+
 // Class thresholds in field units (the fields are sums of octaves in [-1, 1]).
 export const WATER_LEVEL = -0.62;
 export const BEACH_WIDTH = 0.025;

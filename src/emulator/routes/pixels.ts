@@ -1,5 +1,6 @@
 /** POST /v1/projects/{p}/image:computePixels: an image's pixels on a grid, in a file format. */
 import type { CostModel } from "../costs";
+import { EmulatorInputError } from "../errors";
 import type { Handler, Reply } from "../http";
 import type { Pacer } from "../pacing";
 import type { RenderPool } from "../render-pool";
@@ -22,6 +23,11 @@ export class PixelRenderer {
       ...job,
       memoryLimitPixels: this.model.faults.memoryLimitPixels,
     });
+    const timeoutPixels = this.model.faults.computeTimeoutPixels;
+    // Earth Engine answers its deadline with 400 INVALID_ARGUMENT, as it does the memory limit.
+    if (timeoutPixels > 0 && pixels > timeoutPixels) {
+      throw new EmulatorInputError("Computation timed out.");
+    }
     await this.pacer.compute(started, pixels);
     return {
       status: 200,

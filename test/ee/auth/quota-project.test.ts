@@ -1,6 +1,6 @@
 /**
  * X-Goog-User-Project on the wire, on both paths a session sends requests by: the official
- * client's (findImages -> value:compute) and our REST transport's (downloads ->
+ * client's (evaluate -> value:compute) and our REST transport's (findImages, downloads ->
  * image:computePixels). A recording proxy on 127.0.0.1 sits between the session and an
  * emulator that requires tokens, and notes every request's headers.
  */
@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { evaluate } from "../../../src/ee/client";
 import { connect } from "../../../src/ee/session";
 import { type RunningEmulator, startEmulator } from "../../../src/emulator/index";
 import { bbox } from "../../../src/snippets/aoi";
@@ -116,6 +117,8 @@ describe("X-Goog-User-Project", () => {
         onWarning: () => undefined,
       });
       assert.ok(images.length > 0);
+      // evaluate without a session is the official client's own value:compute.
+      assert.deepEqual(await evaluate(session.ee.List([1])), [1]);
       await downloadSnippet(session, images[0] as never, {
         outDir: mkdtempSync(join(dir, "out-")),
         aoi,
@@ -130,7 +133,11 @@ describe("X-Goog-User-Project", () => {
     const ours = api.filter((r) => !/ee-js/.test(String(r.headers["x-goog-api-client"])));
     assert.ok(
       official.some((r) => r.path.includes("/value:compute")),
-      "findImages went through the official client",
+      "evaluate went through the official client",
+    );
+    assert.ok(
+      ours.some((r) => r.path.includes("/value:compute")),
+      "findImages went through our transport (the session's limiter and retries)",
     );
     assert.ok(
       ours.some((r) => r.path.includes("/image:computePixels")),
