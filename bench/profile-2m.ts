@@ -77,10 +77,12 @@ async function main(): Promise<void> {
     await download(0); // warm-up: JIT on both sides
     const stop = await measureWindow(sessionEmulator(session));
     const emulator = emulatorPid();
+    const cpu0 = process.cpuUsage();
     const threads0 = threadCpuMs();
     const emulator0 = emulator ? threadCpuMs(emulator) : undefined;
     for (let i = 1; i <= images; i++) await download(i);
     const threads1 = threadCpuMs();
+    const cpu = process.cpuUsage(cpu0);
     const emulator1 = emulator ? threadCpuMs(emulator) : undefined;
     const m = await stop();
     process.stdout.write(
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
         images,
         wallMsPerImage: round(m.wallMs / images, 0),
         clientCpuMsPerImage: round(m.clientCpuMs / images, 0),
+        clientSystemCpuMsPerImage: round(cpu.system / 1000 / images, 0),
         emulatorCpuMsPerImage: round(m.emulator.cpuMs / images, 0),
         ...(threads0 && threads1
           ? {
