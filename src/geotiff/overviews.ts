@@ -12,6 +12,7 @@
  */
 import { SAMPLE_ARRAYS, type SampleArray } from "../core/samples";
 import type { ResolvedSpec } from "./spec";
+import { takeTileBuffer } from "./tile-buffers";
 
 /**
  * average: the mean of the 2x2 block, pixels equal to nodata (or NaN) left out; for
@@ -120,7 +121,8 @@ export class OverviewPyramid {
       const quadrants =
         (Math.min(childAcross, 2 * col + 2) - 2 * col) *
         (Math.min(childDown, 2 * row + 2) - 2 * row);
-      parent = { data: new Uint8Array(this.spec.tileBytes), remaining: quadrants };
+      // Zeroed: quadrants fill only their valid pixels, the padding must stay 0.
+      parent = { data: takeTileBuffer(this.spec.tileBytes, true), remaining: quadrants };
       pending.set(index, parent);
     }
     downsample(
