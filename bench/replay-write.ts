@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   if (!file) throw new Error("Usage: bench/replay-write.ts FILE.tif [repeats]");
   const repeats = Number(repeatsArg ?? 3);
   const bytes = readFileSync(file);
-  const tiff = await fromArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteLength));
+  const tiff = await fromArrayBuffer(
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+  );
   const image = await tiff.getImage(0);
   const width = image.getWidth();
   const height = image.getHeight();
