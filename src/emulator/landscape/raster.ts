@@ -70,14 +70,9 @@ export interface SceneRaster {
 }
 
 /** A SceneRaster's per-pixel arrays other than the footprint (which becomes band masks). */
-interface Scratch {
+interface Scratch
+  extends Pick<SceneRaster, "pair" | "weight" | "gain" | "cloud" | "scl" | "cloudProb"> {
   pixels: number;
-  pair: Uint8Array;
-  weight: Float32Array;
-  gain: Float32Array;
-  cloud: Float32Array;
-  scl: Uint8Array;
-  cloudProb: Uint8Array;
 }
 
 /**
