@@ -9,7 +9,7 @@
 import type { ProgressBar } from "../display/progress";
 import type { DownloadResult } from "../download/download-image";
 import { DownloadParameterError, formatBytes } from "../download/errors";
-import { RunRecorder } from "../run/recorder";
+import { type RecorderOptions, RunRecorder } from "../run/recorder";
 import { type RunReport, runConcurrent, runSequential, type TaskContext } from "../run/run";
 import type { Aoi } from "./aoi";
 import { DEFAULT_COLLECTION } from "./collections";
@@ -119,20 +119,16 @@ export async function downloadSnippets(
   return { ...report, stalePartials };
 }
 
-export interface SnippetRunOptions {
+export interface SnippetRunOptions
+  extends Pick<
+    RecorderOptions<unknown>,
+    "mode" | "limit" | "label" | "total" | "progress" | "signal"
+  > {
   /** Where the snippets go; the run is appended to its report.json. */
   outDir: string;
   aoi: Aoi;
   scale: number;
   collection?: string;
-  mode: RunReport["mode"];
-  /** Images at once in a concurrent run, as the report states it. */
-  limit?: number;
-  label?: string;
-  /** Images expected, for the progress bar. */
-  total?: number;
-  progress?: boolean | ProgressBar;
-  signal?: AbortSignal;
 }
 
 /**
