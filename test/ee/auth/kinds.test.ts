@@ -275,17 +275,21 @@ describe("tokens that expire mid-run", () => {
     }
   });
 
-  it("a raw token that expires mid-run: the next download and search say what to do", async () => {
-    const minted = await mintAccessToken(`${emulator.url}/token`, REFRESH_TOKEN);
-    const session = await connect({
+  /** A session whose only credential is `token` as EE_ACCESS_TOKEN, in a fresh HOME. */
+  const connectWithRawToken = (token: string) =>
+    connect({
       env: {
         HOME: mkdtempSync(join(dir, "home-")),
         EE_PROJECT: emulator.project,
         EE_API_URL: emulator.url,
-        EE_ACCESS_TOKEN: minted.access_token,
+        EE_ACCESS_TOKEN: token,
       },
       quiet: true,
     });
+
+  it("a raw token that expires mid-run: the next download and search say what to do", async () => {
+    const minted = await mintAccessToken(`${emulator.url}/token`, REFRESH_TOKEN);
+    const session = await connectWithRawToken(minted.access_token);
     try {
       const search = () => scenesUntil(session, aoi, "2024-02-01");
       const images = await search();
@@ -322,24 +326,13 @@ describe("tokens that expire mid-run", () => {
   it("an expired raw token fails with 401 and says it cannot be refreshed", async () => {
     const minted = await mintAccessToken(`${emulator.url}/token`, REFRESH_TOKEN);
     await sleep(2100);
-    await assert.rejects(
-      connect({
-        env: {
-          HOME: mkdtempSync(join(dir, "home-")),
-          EE_PROJECT: emulator.project,
-          EE_API_URL: emulator.url,
-          EE_ACCESS_TOKEN: minted.access_token,
-        },
-        quiet: true,
-      }),
-      (error: unknown) => {
-        assert.ok(error instanceof TokenRefusedError);
-        assert.equal(error.status, 401);
-        assert.match(error.message, /EE_ACCESS_TOKEN has expired/);
-        assert.match(error.message, /cannot be refreshed/);
-        assert.ok(!error.message.includes(minted.access_token));
-        return true;
-      },
-    );
+    await assert.rejects(connectWithRawToken(minted.access_token), (error: unknown) => {
+      assert.ok(error instanceof TokenRefusedError);
+      assert.equal(error.status, 401);
+      assert.match(error.message, /EE_ACCESS_TOKEN has expired/);
+      assert.match(error.message, /cannot be refreshed/);
+      assert.ok(!error.message.includes(minted.access_token));
+      return true;
+    });
   });
 });
