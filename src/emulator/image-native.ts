@@ -5,6 +5,7 @@
  * The emulator does the same: it renders the window of the band's native grid that the
  * output covers, then gives each output pixel the native pixel its centre falls in.
  */
+import { interpolateNodeRow } from "./landscape/raster";
 import type { Scene } from "./model";
 import { RenderContext } from "./render";
 
@@ -217,14 +218,8 @@ function mappedWindow(ctx: RenderContext, scene: Scene, resolution: number): Nat
   const rowC = new Float64Array(nx);
   const rowR = new Float64Array(nx);
   for (let r = 0; r < height; r++) {
-    const j = r >> shift;
-    const ty = (r & (step - 1)) * invStep;
-    const o0 = j * nx;
-    const o1 = o0 + nx;
-    for (let i = 0; i < nx; i++) {
-      rowC[i] = colOf[o0 + i] * (1 - ty) + colOf[o1 + i] * ty;
-      rowR[i] = rowOf[o0 + i] * (1 - ty) + rowOf[o1 + i] * ty;
-    }
+    interpolateNodeRow(ctx, colOf, r, rowC);
+    interpolateNodeRow(ctx, rowOf, r, rowR);
     const rowStart = r * width;
     for (let c = 0; c < width; c++) {
       const i = c >> shift;
