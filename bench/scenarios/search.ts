@@ -87,13 +87,28 @@ export async function runSearchScenario(mode: BenchMode): Promise<ScenarioResult
       },
       targets: [
         target("value:compute requests per search", maxRequests, "<=", 1),
-        target("search with SCL statistics, median ms", medians[1], "<", 3000),
+        // The statistics cost one reduction per image inside the same round trip: a notebook
+        // rerun should stay within a few searches' time.
+        target("search with SCL statistics / without (median)", overhead, "<=", 3),
       ],
       rows,
       emulatorCpuMs: measured.emulator.cpuMs,
       clientCpuMs: (cpu.user + cpu.system) / 1000,
       wallMs: performance.now() - t0,
-      figures: [],
+      figures: [
+        {
+          title: "Search time with and without AOI statistics (median of the repeats)",
+          data: [
+            {
+              type: "bar",
+              x: VARIANTS.map((variant) => variant.run),
+              y: medians.map((ms) => round(ms, 0)),
+              name: "median ms",
+            },
+          ],
+          layout: { yaxis: { title: { text: "ms per search" } } },
+        },
+      ],
       notes: [
         `AOI statistics: one reduceRegion (Reducer.mean) per image of a two-band image (cloud or shadow, data) at ${AOI_STATS_SCALE} m, inside the search's one value:compute.`,
       ],

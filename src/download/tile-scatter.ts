@@ -11,6 +11,7 @@
 
 import { BYTES_PER_SAMPLE, type SampleType } from "../core/samples";
 import type { BodySink } from "../ee/transport";
+import { takeTileBuffer } from "../geotiff/tile-buffers";
 import type { GeoTiffWriter } from "../geotiff/writer";
 import { RequestError, ResponseFormatError } from "./errors";
 import { decodeNpy, decodeNpyHeader, isChunkyNpy, type NpyHeader, npyToPixels } from "./npy";
@@ -160,9 +161,10 @@ export class TileScatter {
   }
 
   private bandTiles(): Uint8Array[] {
-    // Zeroed, so padding past the image's edge is zero (the writer zeroes it again anyway).
+    // Recycled buffers, old pixels included: every row of a tile inside the image is written
+    // before it is handed over, and the writer zeroes an edge tile's padding.
     if (!this.tiles) {
-      this.tiles = Array.from({ length: this.tilesAcross }, () => new Uint8Array(this.tileBytes));
+      this.tiles = Array.from({ length: this.tilesAcross }, () => takeTileBuffer(this.tileBytes));
     }
     return this.tiles;
   }

@@ -128,7 +128,7 @@ function fillPolygons(ctx: RenderContext, polygons: number[][][][], out: Uint8Ar
         // Pixel centres c + 0.5 in [x0, x1).
         const from = Math.max(0, Math.ceil(crossings[k] - 0.5));
         const to = Math.min(width, Math.ceil(crossings[k + 1] - 0.5));
-        for (let c = from; c < to; c++) out[rowStart + c] = 255;
+        if (to > from) out.fill(255, rowStart + from, rowStart + to);
       }
     }
   }

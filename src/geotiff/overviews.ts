@@ -12,6 +12,7 @@
  */
 import { SAMPLE_ARRAYS, type SampleArray } from "../core/samples";
 import type { ResolvedSpec } from "./spec";
+import { takeTileBuffer } from "./tile-buffers";
 
 /**
  * average: the mean of the 2x2 block, pixels equal to nodata (or NaN) left out; for
@@ -120,7 +121,8 @@ export class OverviewPyramid {
       const quadrants =
         (Math.min(childAcross, 2 * col + 2) - 2 * col) *
         (Math.min(childDown, 2 * row + 2) - 2 * row);
-      parent = { data: new Uint8Array(this.spec.tileBytes), remaining: quadrants };
+      // Zeroed: quadrants fill only their valid pixels, the padding must stay 0.
+      parent = { data: takeTileBuffer(this.spec.tileBytes, true), remaining: quadrants };
       pending.set(index, parent);
     }
     downsample(
@@ -218,8 +220,27 @@ function downsample(
 }
 
 /**
+ * ROUNDED_MEAN[(sum << 3) | count]: Math.round(sum / count) (half up) for `count` (1 to 4)
+ * samples of 0-255 adding up to `sum`, and 0 for none. A table lookup instead of a division
+ * per output sample.
+ */
+const ROUNDED_MEAN = (() => {
+  const table = new Uint8Array(((4 * 255) << 3) | 8);
+  for (let count = 1; count <= 4; count++) {
+    for (let sum = 0; sum <= 255 * count; sum++) {
+      table[(sum << 3) | count] = Math.floor((2 * sum + count) / (2 * count));
+    }
+  }
+  return table;
+})();
+
+/**
  * The common case, visualized RGB snippets (uint8, nodata 0), as a loop V8 sees only
- * Uint8Arrays and integers in: the generic loop above costs ~4x more main-thread time.
+ * Uint8Arrays and integers in, with neither branches nor divisions: a sample outside the
+ * image (an odd last column or row) counts as 0, which nodata 0 leaves out of the mean like
+ * any masked pixel; (v + 255) >> 8 is 1 for a valid sample and 0 for nodata; the table gives
+ * the rounded mean. The generic loop above costs ~4x more main-thread time, and this runs
+ * over every full-resolution pixel.
  */
 function averageBytesNodataZero(
   src: Uint8Array,
@@ -234,25 +255,70 @@ function averageBytesNodataZero(
   const ow = Math.ceil(w / 2);
   const oh = Math.ceil(h / 2);
   const rowSamples = ts * bands;
+  const pairs = w >> 1;
+  const mean = ROUNDED_MEAN;
   for (let y = 0; y < oh; y++) {
     const r0 = 2 * y * rowSamples;
-    const r1 = Math.min(2 * y + 1, h - 1) * rowSamples;
-    const twoRows = r1 !== r0;
-    let d = (dy + y) * rowSamples + dx * bands;
-    for (let x = 0; x < ow; x++) {
+    const twoRows = 2 * y + 1 < h;
+    const r1 = twoRows ? r0 + rowSamples : r0;
+    const d0 = (dy + y) * rowSamples + dx * bands;
+    if (twoRows && bands === 3) {
+      // Whole 2x2 blocks of RGB, unrolled: most of the tile, and ~1.5x faster than the loop below.
+      for (let s0 = r0, s1 = r1, d = d0, end = d0 + 3 * pairs; d < end; s0 += 6, s1 += 6, d += 3) {
+        let a = src[s0];
+        let c = src[s0 + 3];
+        let e = src[s1];
+        let f = src[s1 + 3];
+        dst[d] =
+          mean[
+            ((a + c + e + f) << 3) |
+              (((a + 255) >> 8) + ((c + 255) >> 8) + ((e + 255) >> 8) + ((f + 255) >> 8))
+          ];
+        a = src[s0 + 1];
+        c = src[s0 + 4];
+        e = src[s1 + 1];
+        f = src[s1 + 4];
+        dst[d + 1] =
+          mean[
+            ((a + c + e + f) << 3) |
+              (((a + 255) >> 8) + ((c + 255) >> 8) + ((e + 255) >> 8) + ((f + 255) >> 8))
+          ];
+        a = src[s0 + 2];
+        c = src[s0 + 5];
+        e = src[s1 + 2];
+        f = src[s1 + 5];
+        dst[d + 2] =
+          mean[
+            ((a + c + e + f) << 3) |
+              (((a + 255) >> 8) + ((c + 255) >> 8) + ((e + 255) >> 8) + ((f + 255) >> 8))
+          ];
+      }
+    } else if (twoRows) {
+      // Whole 2x2 blocks: most of the tile.
+      for (let x = 0, s0 = r0, s1 = r1, d = d0; x < pairs; x++, s0 += 2 * bands, s1 += 2 * bands) {
+        for (let b = 0; b < bands; b++, d++) {
+          const a = src[s0 + b];
+          const c = src[s0 + bands + b];
+          const e = src[s1 + b];
+          const f = src[s1 + bands + b];
+          const count = ((a + 255) >> 8) + ((c + 255) >> 8) + ((e + 255) >> 8) + ((f + 255) >> 8);
+          dst[d] = mean[((a + c + e + f) << 3) | count];
+        }
+      }
+    }
+    // Blocks clipped by the tile's valid edge: the last column when w is odd, the last row
+    // when h is odd (every column of it).
+    for (let x = twoRows ? pairs : 0; x < ow; x++) {
       const x0 = 2 * x * bands;
-      const x1 = Math.min(2 * x + 1, w - 1) * bands;
-      const twoCols = x1 !== x0;
+      const twoCols = 2 * x + 1 < w;
       for (let b = 0; b < bands; b++) {
         const a = src[r0 + x0 + b];
-        const c = twoCols ? src[r0 + x1 + b] : 0;
+        const c = twoCols ? src[r0 + x0 + bands + b] : 0;
         const e = twoRows ? src[r1 + x0 + b] : 0;
-        const f = twoRows && twoCols ? src[r1 + x1 + b] : 0;
-        const count = (a !== 0 ? 1 : 0) + (c !== 0 ? 1 : 0) + (e !== 0 ? 1 : 0) + (f !== 0 ? 1 : 0);
-        // Math.round(sum / count): half up, as the generic loop.
-        dst[d + b] = count === 0 ? 0 : Math.floor((2 * (a + c + e + f) + count) / (2 * count));
+        const f = twoRows && twoCols ? src[r1 + x0 + bands + b] : 0;
+        const count = ((a + 255) >> 8) + ((c + 255) >> 8) + ((e + 255) >> 8) + ((f + 255) >> 8);
+        dst[d0 + x * bands + b] = mean[((a + c + e + f) << 3) | count];
       }
-      d += bands;
     }
   }
 }

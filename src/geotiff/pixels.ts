@@ -148,7 +148,20 @@ export function applyPredictor(
   else differenceSamples(a, rows, rowSamples, stride);
 }
 
+/** Whether this machine stores a Uint32Array's words little-endian (byte 0 lowest). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const HIGH_BITS = 0x80808080 | 0;
+const LOW_BITS = 0x7f7f7f7f;
+
 function differenceBytes(a: Uint8Array, rows: number, rowSamples: number, stride: number): void {
+  if (stride === 3 && LITTLE_ENDIAN && a.byteOffset % 4 === 0 && rowSamples % 4 === 0) {
+    differenceRgbWords(
+      new Uint32Array(a.buffer, a.byteOffset, (rows * rowSamples) >> 2),
+      rows,
+      rowSamples >> 2,
+    );
+    return;
+  }
   if (stride === 3) {
     // RGB: forward, keeping the previous pixel in locals (one load and store per sample).
     for (let r = 0; r < rows; r++) {
@@ -176,6 +189,26 @@ function differenceBytes(a: Uint8Array, rows: number, rowSamples: number, stride
   }
 }
 
+/**
+ * differenceBytes for RGB, four samples per step: each 32-bit word minus the word three bytes
+ * before it, byte by byte without borrows between bytes (SWAR: the high bit of each byte is
+ * set before subtracting, so no byte borrows from the next, then fixed up). Rows start on a
+ * word (512 px rows are 1536 bytes), so the first pixel of a row subtracts zeros. ~2x the
+ * byte loop's speed, on the main thread for every tile of the file.
+ */
+function differenceRgbWords(words: Uint32Array, rows: number, rowWords: number): void {
+  for (let r = 0; r < rows; r++) {
+    let previous = 0;
+    for (let i = r * rowWords, end = i + rowWords; i < end; i++) {
+      const x = words[i];
+      // Bytes 1-3 of the previous word, then byte 0 of this one: the samples 3 bytes back.
+      const back = (previous >>> 8) | (x << 24);
+      words[i] = ((x | HIGH_BITS) - (back & LOW_BITS)) ^ ((x ^ ~back) & HIGH_BITS);
+      previous = x;
+    }
+  }
+}
+
 function differenceSamples(a: SampleArray, rows: number, rowSamples: number, stride: number): void {
   for (let r = 0; r < rows; r++) {
     const start = r * rowSamples;
@@ -191,6 +224,14 @@ function differenceSamples(a: SampleArray, rows: number, rowSamples: number, str
 const SYNC_DEFLATE_BYTES = 64 * 1024;
 
 /**
+ * Output buffer of a thread-pool deflate. zlib's default, 16 KiB, sends a tile that compresses
+ * to 100 kB back and forth between the pool and the event loop seven times, and joins seven
+ * pieces at the end; with 256 KiB most tiles take one trip. The compressed bytes do not depend
+ * on it.
+ */
+const ASYNC_DEFLATE_CHUNK_BYTES = 256 * 1024;
+
+/**
  * Deflates on libuv's thread pool so compression of large tiles runs beside the event loop,
  * across cores; small tiles inline (see SYNC_DEFLATE_BYTES).
  */
@@ -204,8 +245,10 @@ export function compressAsync(tile: Uint8Array, spec: ResolvedSpec): Promise<Uin
     }
   }
   return new Promise((resolve, reject) => {
-    deflate(tile, { level: spec.deflateLevel }, (error, out) =>
-      error ? reject(error) : resolve(out),
+    deflate(
+      tile,
+      { level: spec.deflateLevel, chunkSize: ASYNC_DEFLATE_CHUNK_BYTES },
+      (error, out) => (error ? reject(error) : resolve(out)),
     );
   });
 }

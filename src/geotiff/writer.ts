@@ -35,6 +35,7 @@ import { OverviewPyramid } from "./overviews";
 import { applyPredictor, compressAsync, normalizeTile, sampleBytes, tileExtent } from "./pixels";
 import { CLASSIC_TIFF_MAX_BYTES, type GeoTiffSpec, type ResolvedSpec, resolveSpec } from "./spec";
 import { imageEntries } from "./tags";
+import { recycleTileBuffer } from "./tile-buffers";
 import { WindowTiles } from "./windows";
 
 export interface GeoTiffWriterOptions {
@@ -597,7 +598,8 @@ export class GeoTiffWriter {
       if (tile.byteOffset % this.spec.bytesPerSample !== 0) tile = new Uint8Array(tile);
       this.pyramid.addTile(col, row, tile, w, h);
     }
-    return this.store(this.images[0], index, tile, h);
+    // Given up by the caller, or a copy made here: reusable once compressed.
+    return this.store(this.images[0], index, tile, h, owned || tile !== bytes);
   }
 
   /** An overview tile the pyramid completed: a full, raw tile the writer owns. */
@@ -606,14 +608,25 @@ export class GeoTiffWriter {
     const row = Math.floor(index / image.tilesAcross);
     const h = Math.min(this.spec.tileSize, image.height - row * this.spec.tileSize);
     // Failures surface through inFlight (finish) like any tile's.
-    this.store(image, index, tile, h).catch(() => undefined);
+    this.store(image, index, tile, h, true).catch(() => undefined);
   }
 
-  /** Applies the predictor, compresses and appends a full tile (h rows inside the image). */
-  private store(image: ImageTiles, index: number, tile: Uint8Array, h: number): Promise<void> {
+  /**
+   * Applies the predictor, compresses and appends a full tile (h rows inside the image).
+   * `recyclable`: the writer owns `tile`, which goes back to the tile buffers once compressed
+   * (uncompressed, it is what gets written, so it is kept).
+   */
+  private store(
+    image: ImageTiles,
+    index: number,
+    tile: Uint8Array,
+    h: number,
+    recyclable: boolean,
+  ): Promise<void> {
     const task = (async () => {
       if (this.spec.predictor) applyPredictor(tile, h, this.spec.tileSize, this.spec);
       const compressed = await compressAsync(tile, this.spec);
+      if (recyclable && compressed !== tile) recycleTileBuffer(tile);
       if (this.failure) throw this.failure;
       const block = this.frameBytes > 0 ? framed(compressed) : compressed;
       // Reserve the range synchronously: positional writes can then overlap safely.

@@ -6,23 +6,14 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { withNodata } from "../../src/download/expression";
 import { type CloudExpression, serializeExpression } from "../../src/ee/client";
-import { listAlgorithms } from "../../src/emulator/catalog";
 import { evaluateExpression } from "../../src/emulator/evaluate";
+import { offlineClient } from "../emulator/offline-client";
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client ships no types
 type Any = any;
 const ee: Any = require("@google/earthengine");
 
-before(() => {
-  // Offline: the client builds its API from the emulator's catalog without a request.
-  ee.reset();
-  ee.data.getAlgorithms = (cb?: (r: unknown) => void) => {
-    const converted = ee.rpc_convert.algorithms(listAlgorithms());
-    if (cb) cb(converted);
-    return converted;
-  };
-  ee.initialize("http://127.0.0.1:1", "http://127.0.0.1:1", null, null, null, "offline");
-});
+before(() => offlineClient("offline"));
 
 /** The expression as one tree: every valueReference replaced by the node it names. */
 function inline(expression: CloudExpression): unknown {

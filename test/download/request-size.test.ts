@@ -7,24 +7,16 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { MAX_REQUEST_BYTES, planTiles } from "../../src/download/tiles";
 import { serializeExpression } from "../../src/ee/client";
-import { listAlgorithms } from "../../src/emulator/catalog";
 import { evaluateExpression } from "../../src/emulator/evaluate";
 import type { EeValue } from "../../src/emulator/functions-values";
 import { planPixels } from "../../src/emulator/pixel-request";
+import { offlineClient } from "../emulator/offline-client";
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client ships no types
 type Any = any;
 const ee: Any = require("@google/earthengine");
 
-before(() => {
-  ee.reset();
-  ee.data.getAlgorithms = (cb?: (r: unknown) => void) => {
-    const converted = ee.rpc_convert.algorithms(listAlgorithms());
-    if (cb) cb(converted);
-    return converted;
-  };
-  ee.initialize("http://127.0.0.1:1", "http://127.0.0.1:1", null, null, null, "offline");
-});
+before(() => offlineClient("offline"));
 
 /** An image of constant bands, evaluated by the emulator (constants' types follow their values). */
 function image(values: number[]): EeValue {

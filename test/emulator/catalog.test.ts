@@ -21,28 +21,11 @@ import {
 import { callFunction, evaluateExpression } from "../../src/emulator/evaluate";
 import { implementedFunctionNames } from "../../src/emulator/functions";
 import { toJson } from "../../src/emulator/functions-describe";
+import { offlineClient } from "./offline-client";
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client ships no types
 type Any = any;
 const ee: Any = require("@google/earthengine");
-
-function offlineClient(): Any {
-  ee.reset();
-  ee.data.getAlgorithms = (cb?: (r: unknown) => void) => {
-    const converted = ee.rpc_convert.algorithms(listAlgorithms());
-    if (cb) cb(converted);
-    return converted;
-  };
-  ee.initialize(
-    "http://127.0.0.1:1",
-    "http://127.0.0.1:1",
-    null,
-    null,
-    null,
-    "ee-snippets-emulator",
-  );
-  return ee;
-}
 
 function wire(obj: Any): { result: string; values: Record<string, unknown> } {
   return JSON.parse(ee.Serializer.toCloudApiJSON(obj));

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { crsFromCode } from "../../src/core/crs";
-import { listAlgorithms } from "../../src/emulator/catalog";
 import { evaluateExpression } from "../../src/emulator/evaluate";
 import { toJson } from "../../src/emulator/functions-describe";
 import { ImageValue } from "../../src/emulator/functions-values";
@@ -14,18 +13,13 @@ import type { Grid, RenderedBand } from "../../src/emulator/model";
 import { renderImage } from "../../src/emulator/render";
 import { aoiToEe, bbox } from "../../src/snippets/aoi";
 import { snippetImage } from "../../src/snippets/snippet-image";
+import { offlineClient } from "./offline-client";
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client ships no types
 type Any = any;
 const ee: Any = require("@google/earthengine");
 
-ee.reset();
-ee.data.getAlgorithms = (cb?: (r: unknown) => void) => {
-  const converted = ee.rpc_convert.algorithms(listAlgorithms());
-  if (cb) cb(converted);
-  return converted;
-};
-ee.initialize("http://127.0.0.1:1", "http://127.0.0.1:1", null, null, null, "ee-snippets-emulator");
+offlineClient();
 
 function evaluate(obj: Any) {
   return evaluateExpression(JSON.parse(ee.Serializer.toCloudApiJSON(obj)));

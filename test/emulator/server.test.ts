@@ -331,7 +331,9 @@ test("Earth Engine's request limits and their exact messages", async () => {
     grid: utmGrid(10, 4000, 4000),
   });
   assert.equal(big.status, 400);
-  const total = 4000 * 4000 * (3 * 2 + 1);
+  // Earth Engine counts width x height x bytes x (bands + 1): a captured refusal reads
+  // "Total request size (57353670 bytes)" for 1845 x 1727 px of 8 int16 bands.
+  const total = 4000 * 4000 * 2 * (3 + 1);
   assert.equal(
     ((await big.json()) as Any).error.message,
     `Total request size (${total} bytes) must be less than or equal to 50331648 bytes.`,

@@ -1,5 +1,9 @@
 /** What the GeoTIFF encoder and writer tests share: every sample type and a seeded RNG. */
 
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
 import { BYTES_PER_SAMPLE } from "../../src/core/samples";
 import { seededRandom } from "../../src/emulator/random";
 import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
@@ -28,5 +32,20 @@ export function utmSpec(over: Partial<GeoTiffSpec> = {}): GeoTiffSpec {
     epsg: 32617,
     transform: [10, 0, 500000, 0, -10, 1000000],
     ...over,
+  };
+}
+
+/**
+ * A maker of empty directories under one temporary root named `prefix`..., which is removed
+ * after the test file's tests (call it at the top level of a test file).
+ */
+export function scratchDirs(prefix: string): () => string {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  let count = 0;
+  return () => {
+    const dir = join(root, `d${count++}`);
+    mkdirSync(dir);
+    return dir;
   };
 }

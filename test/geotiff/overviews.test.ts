@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fromFile } from "geotiff";
 import { BYTES_PER_SAMPLE, SAMPLE_ARRAYS, type SampleArray } from "../../src/core/samples";
 import { type OverviewResampling, overviewLevels } from "../../src/geotiff/overviews";
 import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
 import { COG_GHOST_AREA, GeoTiffWriter, IN_MEMORY_FILE_BYTES } from "../../src/geotiff/writer";
-import { rng } from "./fixtures";
+import { rng, scratchDirs } from "./fixtures";
 
 const hasGdal = spawnSync("gdalinfo", ["--version"]).status === 0;
 /** GDAL's own COG validator (python3-gdal's samples), run with the system Python. */
@@ -18,14 +17,7 @@ const VALIDATOR =
   "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py";
 const hasValidator = spawnSync("/usr/bin/python3", [VALIDATOR, "--help"]).status !== null;
 
-const root = mkdtempSync(join(tmpdir(), "geotiff-overviews-"));
-after(() => rmSync(root, { recursive: true, force: true }));
-let dirCount = 0;
-function freshDir(): string {
-  const d = join(root, `d${dirCount++}`);
-  mkdirSync(d);
-  return d;
-}
+const freshDir = scratchDirs("geotiff-overviews-");
 
 /** A chunky raster in memory: the reference the file's levels are compared with. */
 interface Raster {

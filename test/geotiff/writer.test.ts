@@ -1,19 +1,9 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fromFile } from "geotiff";
 import { SAMPLE_ARRAYS } from "../../src/core/samples";
 import {
@@ -25,18 +15,11 @@ import {
 } from "../../src/geotiff/errors";
 import { type GeoTiffSpec, resolveSpec, type SampleType } from "../../src/geotiff/spec";
 import { GeoTiffWriter, IN_MEMORY_FILE_BYTES } from "../../src/geotiff/writer";
-import { bytesOf, rng, SAMPLE_TYPES, utmSpec as spec } from "./fixtures";
+import { bytesOf, rng, SAMPLE_TYPES, scratchDirs, utmSpec as spec } from "./fixtures";
 
 type Samples = InstanceType<(typeof SAMPLE_ARRAYS)[SampleType]>;
 
-const root = mkdtempSync(join(tmpdir(), "geotiff-writer-"));
-after(() => rmSync(root, { recursive: true, force: true }));
-let dirCount = 0;
-function freshDir(): string {
-  const d = join(root, `d${dirCount++}`);
-  mkdirSync(d);
-  return d;
-}
+const freshDir = scratchDirs("geotiff-writer-");
 
 /** Smooth fields plus noise across each type's whole range, so the predictor wraps around. */
 function image(type: SampleType, width: number, height: number, bands: number, seed = 1): Samples {
@@ -376,7 +359,7 @@ describe("GeoTiffWriter safety", () => {
 
   test("a missing or unwritable directory fails at open() with what to fix", async () => {
     await assert.rejects(
-      GeoTiffWriter.open(join(root, "nope", "x.tif"), spec()),
+      GeoTiffWriter.open(join(freshDir(), "nope", "x.tif"), spec()),
       (e: Error) =>
         e instanceof GeoTiffDirectoryError && /does not exist; create it first/.test(e.message),
     );

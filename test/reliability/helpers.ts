@@ -52,6 +52,17 @@ export async function sessionFor(
   };
 }
 
+/** Every scene over `aoi` from 2024-01-01 until `end` (exclusive), any cloud cover, no warnings. */
+export function scenesUntil(session: SnippetSession, aoi: Aoi, end: string): Promise<ImageInfo[]> {
+  return findImages(session, {
+    aoi,
+    start: "2024-01-01",
+    end,
+    maxCloud: 100,
+    onWarning: () => undefined,
+  });
+}
+
 /** The first `count` scenes over `aoi` from 2024-01-01 until `end` (exclusive), any cloud cover. */
 export async function firstScenes(
   session: SnippetSession,
@@ -59,13 +70,7 @@ export async function firstScenes(
   count: number,
   end = "2024-03-01",
 ): Promise<ImageInfo[]> {
-  const found = await findImages(session, {
-    aoi,
-    start: "2024-01-01",
-    end,
-    maxCloud: 100,
-    onWarning: () => undefined,
-  });
+  const found = await scenesUntil(session, aoi, end);
   assert.ok(found.length >= count, `the emulator has ${found.length} scenes, ${count} wanted`);
   return found.slice(0, count);
 }

@@ -14,29 +14,21 @@ import * as spectra from "./spectra";
 const { productKind, SCL_CIRRUS, SCL_CLOUD_HIGH, SCL_CLOUD_MEDIUM } = cover;
 const { BAND_END_A, BAND_END_D, PAIRS, SPECTRA, SPECTRAL_BANDS } = spectra;
 
+/** L2A's bands in Earth Engine's order: reflectances without B10 (cirrus), then L2A's own. */
+const L2A_BANDS: readonly string[] = [
+  ...SPECTRAL_BANDS.filter((id) => id !== "B10"),
+  "AOT",
+  "WVP",
+  "SCL",
+  "MSK_CLDPRB",
+  "QA60",
+];
+/** L1C's bands in Earth Engine's order: every reflectance, then QA60. */
+const L1C_BANDS: readonly string[] = [...SPECTRAL_BANDS, "QA60"];
+
 /** Band ids of a Sentinel-2 product in Earth Engine's order. */
 export function sceneBandIds(level: "L2A" | "L1C"): string[] {
-  return level === "L2A"
-    ? [
-        "B1",
-        "B2",
-        "B3",
-        "B4",
-        "B5",
-        "B6",
-        "B7",
-        "B8",
-        "B8A",
-        "B9",
-        "B11",
-        "B12",
-        "AOT",
-        "WVP",
-        "SCL",
-        "MSK_CLDPRB",
-        "QA60",
-      ]
-    : ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12", "QA60"];
+  return [...(level === "L2A" ? L2A_BANDS : L1C_BANDS)];
 }
 
 /** Native pixel size of a Sentinel-2 band in metres. */
@@ -121,7 +113,7 @@ export function sceneBandsMapped(
 ): boolean {
   const mixes: SpectralMix[] = [];
   for (const id of ids) {
-    if (!(SPECTRAL_BANDS as readonly string[]).includes(id)) return false;
+    if (!isSpectralBand(id)) return false;
     const mix = spectralMix(scene, raster, id);
     if (!mix) return false;
     mixes.push(mix);

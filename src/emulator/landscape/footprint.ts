@@ -1,6 +1,10 @@
 /** Which pixels of a render grid lie inside a scene's tile (its bounds in its UTM zone). */
 import type { Scene } from "../model";
 import type { RenderLattice } from "./raster";
+import * as rasters from "./raster";
+
+// Copied into a module constant: an imported binding is a getter under tsx (see render.ts).
+const { interpolateNodeRow } = rasters;
 
 /** Whether all lattice nodes are inside the bounds, all beyond one edge, or neither. */
 function classifyNodes(
@@ -49,14 +53,8 @@ export function markFootprint(scene: Scene, lattice: RenderLattice, footprint: U
     inside = size;
   } else if (nodeState === "mixed") {
     for (let r = 0; r < height; r++) {
-      const j = r >> shift;
-      const ty = (r & (step - 1)) * invStep;
-      const o0 = j * nx;
-      const o1 = o0 + nx;
-      for (let i = 0; i < nx; i++) {
-        rowX[i] = nodeX[o0 + i] * (1 - ty) + nodeX[o1 + i] * ty;
-        rowY[i] = nodeY[o0 + i] * (1 - ty) + nodeY[o1 + i] * ty;
-      }
+      interpolateNodeRow(lattice, nodeX, r, rowX);
+      interpolateNodeRow(lattice, nodeY, r, rowY);
       const rowStart = r * width;
       for (let c = 0; c < width; c++) {
         const i = c >> shift;

@@ -23,6 +23,28 @@ export interface RenderLattice {
   nodesInEpsg(epsg: number): { x: Float64Array; y: Float64Array };
 }
 
+/**
+ * Values at pixel row `r`'s lattice points: `nodes` (nx a node row, from `nodeOffset`)
+ * interpolated between the node rows above and below it, into `row` from `rowOffset`. A
+ * pixel's value is then linear between row[i] and row[i + 1], i = column >> shift.
+ */
+export function interpolateNodeRow(
+  lattice: Pick<RenderLattice, "nx" | "shift" | "step">,
+  nodes: Float64Array,
+  r: number,
+  row: Float64Array,
+  nodeOffset = 0,
+  rowOffset = 0,
+): void {
+  const { nx, shift, step } = lattice;
+  const ty = (r & (step - 1)) * (1 / step);
+  const o0 = nodeOffset + (r >> shift) * nx;
+  const o1 = o0 + nx;
+  for (let i = 0; i < nx; i++) {
+    row[rowOffset + i] = nodes[o0 + i] * (1 - ty) + nodes[o1 + i] * ty;
+  }
+}
+
 /** Per-pixel land cover and clouds of one scene on one grid, shared by all its bands. */
 export interface SceneRaster {
   /** 255 inside the tile's UTM bounds, 0 outside. */
@@ -48,14 +70,9 @@ export interface SceneRaster {
 }
 
 /** A SceneRaster's per-pixel arrays other than the footprint (which becomes band masks). */
-interface Scratch {
+interface Scratch
+  extends Pick<SceneRaster, "pair" | "weight" | "gain" | "cloud" | "scl" | "cloudProb"> {
   pixels: number;
-  pair: Uint8Array;
-  weight: Float32Array;
-  gain: Float32Array;
-  cloud: Float32Array;
-  scl: Uint8Array;
-  cloudProb: Uint8Array;
 }
 
 /**

@@ -49,7 +49,7 @@ const {
   withPixelOctaves,
 } = fields;
 const { GRAIN, GRAIN_SCALE, grainIndex, hash2 } = noise;
-const { takeScratch } = rasters;
+const { interpolateNodeRow, takeScratch } = rasters;
 const { PAIR_BARE, PAIR_CROP, PAIR_FOREST, PAIR_GRASS, PAIR_URBAN, PAIR_WATER } = spectra;
 
 let warmedUp = false;
@@ -217,21 +217,10 @@ export function renderScene(
   let sowing = 0;
   const cells = ((width - 1) >> shift) + 1;
   for (let r = 0; r < height; r++) {
-    const j = r >> shift;
-    const ty = (r & (step - 1)) * invStep;
-    const o0 = j * nx;
-    const o1 = o0 + nx;
-    for (let i = 0; i < nx; i++) {
-      rowU[i] = nodeU[o0 + i] * (1 - ty) + nodeU[o1 + i] * ty;
-      rowV[i] = nodeV[o0 + i] * (1 - ty) + nodeV[o1 + i] * ty;
-    }
+    interpolateNodeRow(lattice, nodeU, r, rowU);
+    interpolateNodeRow(lattice, nodeV, r, rowV);
     for (let f = 0; f < FIELD_COUNT; f++) {
-      if (!hasNodes[f]) continue;
-      const base = f * nodes;
-      const out = f * nx;
-      for (let i = 0; i < nx; i++) {
-        rowBuf[out + i] = nodeSums[base + o0 + i] * (1 - ty) + nodeSums[base + o1 + i] * ty;
-      }
+      if (hasNodes[f]) interpolateNodeRow(lattice, nodeSums, r, rowBuf, f * nodes, f * nx);
     }
     const rowStart = r * width;
     // One lattice cell at a time: its `step` pixels share the ends every value is

@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { mintAccessToken } from "./token-server";
 
 export interface GoogleIdentity {
   /** "127.0.0.1:port", the form GCE_METADATA_HOST takes. */
@@ -31,18 +32,7 @@ export async function startGoogleIdentity(options: {
     subjectToken: options.subjectToken,
     close: async () => undefined,
   };
-  const mint = async (): Promise<{ access_token: string; expires_in: number }> => {
-    const response = await fetch(`${options.emulatorUrl}/token`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({
-        grant_type: "refresh_token",
-        refresh_token: options.refreshToken,
-      }).toString(),
-    });
-    if (!response.ok) throw new Error(`emulator /token answered ${response.status}`);
-    return (await response.json()) as { access_token: string; expires_in: number };
-  };
+  const mint = () => mintAccessToken(`${options.emulatorUrl}/token`, options.refreshToken);
   const body = (req: IncomingMessage) =>
     new Promise<string>((resolve) => {
       const chunks: Buffer[] = [];

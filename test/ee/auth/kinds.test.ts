@@ -16,9 +16,9 @@ import { connect, type Session, TokenRefusedError } from "../../../src/ee/sessio
 import { type RunningEmulator, startEmulator } from "../../../src/emulator/index";
 import { bbox } from "../../../src/snippets/aoi";
 import { downloadSnippet } from "../../../src/snippets/batch";
-import { findImages } from "../../../src/snippets/search";
+import { scenesUntil } from "../../reliability/helpers";
 import { type GoogleIdentity, startGoogleIdentity } from "./google-identity";
-import { makeKeyPair, writeServiceAccountKey } from "./token-server";
+import { makeKeyPair, mintAccessToken, writeServiceAccountKey } from "./token-server";
 
 const REFRESH_TOKEN = "kinds-refresh-SECRET-5a4b3c2d";
 const SUBJECT_TOKEN = "kinds-subject-SECRET-9f8e7d6c";
@@ -89,13 +89,7 @@ describe("every credential kind, end to end against the emulator's auth", () => 
     });
     try {
       assert.equal(session.backend.kind, "earthengine");
-      const images = await findImages(session, {
-        aoi,
-        start: "2024-01-01",
-        end: "2024-02-01",
-        maxCloud: 100,
-        onWarning: () => undefined,
-      });
+      const images = await scenesUntil(session, aoi, "2024-02-01");
       assert.ok(images.length > 0, "findImages went through the client with our token");
       const outDir = mkdtempSync(join(dir, "out-"));
       const result = await downloadSnippet(session, images[0] as never, {
@@ -210,13 +204,7 @@ describe("every credential kind, end to end against the emulator's auth", () => 
   });
 
   it("a raw EE_ACCESS_TOKEN", async () => {
-    const minted = (await (
-      await fetch(`${emulator.url}/token`, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: REFRESH_TOKEN }),
-      })
-    ).json()) as { access_token: string };
+    const minted = await mintAccessToken(`${emulator.url}/token`, REFRESH_TOKEN);
     const session = await runTutorial({ HOME: home(), EE_ACCESS_TOKEN: minted.access_token });
     assert.equal(session.credentials?.kind, "access-token");
   });
@@ -257,13 +245,7 @@ describe("tokens that expire mid-run", () => {
       quiet: true,
     });
     try {
-      const images = await findImages(session, {
-        aoi,
-        start: "2024-01-01",
-        end: "2024-07-01",
-        maxCloud: 100,
-        onWarning: () => undefined,
-      });
+      const images = await scenesUntil(session, aoi, "2024-07-01");
       assert.ok(images.length >= 24, `${images.length} scenes`);
       const statusBefore = await emulator.status();
       const tokensBefore = statusBefore.stats.tokenRequests;
@@ -287,48 +269,29 @@ describe("tokens that expire mid-run", () => {
       assert.equal(status.stats.byStatus["401"] ?? 0, 0, "no request was refused");
       // The official client follows the refresh too.
       await sleep(100);
-      assert.ok(
-        (
-          await findImages(session, {
-            aoi,
-            start: "2024-01-01",
-            end: "2024-02-01",
-            maxCloud: 100,
-            onWarning: () => undefined,
-          })
-        ).length > 0,
-      );
+      assert.ok((await scenesUntil(session, aoi, "2024-02-01")).length > 0);
     } finally {
       await session.close();
     }
   });
 
-  it("a raw token that expires mid-run: the next download and search say what to do", async () => {
-    const minted = (await (
-      await fetch(`${emulator.url}/token`, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: REFRESH_TOKEN }),
-      })
-    ).json()) as { access_token: string };
-    const session = await connect({
+  /** A session whose only credential is `token` as EE_ACCESS_TOKEN, in a fresh HOME. */
+  const connectWithRawToken = (token: string) =>
+    connect({
       env: {
         HOME: mkdtempSync(join(dir, "home-")),
         EE_PROJECT: emulator.project,
         EE_API_URL: emulator.url,
-        EE_ACCESS_TOKEN: minted.access_token,
+        EE_ACCESS_TOKEN: token,
       },
       quiet: true,
     });
+
+  it("a raw token that expires mid-run: the next download and search say what to do", async () => {
+    const minted = await mintAccessToken(`${emulator.url}/token`, REFRESH_TOKEN);
+    const session = await connectWithRawToken(minted.access_token);
     try {
-      const search = () =>
-        findImages(session, {
-          aoi,
-          start: "2024-01-01",
-          end: "2024-02-01",
-          maxCloud: 100,
-          onWarning: () => undefined,
-        });
+      const search = () => scenesUntil(session, aoi, "2024-02-01");
       const images = await search();
       assert.ok(images.length > 0, "the token worked while fresh");
       await sleep(2100); // the emulator's 2 s tokens
@@ -361,32 +324,15 @@ describe("tokens that expire mid-run", () => {
   });
 
   it("an expired raw token fails with 401 and says it cannot be refreshed", async () => {
-    const minted = (await (
-      await fetch(`${emulator.url}/token`, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: REFRESH_TOKEN }),
-      })
-    ).json()) as { access_token: string };
+    const minted = await mintAccessToken(`${emulator.url}/token`, REFRESH_TOKEN);
     await sleep(2100);
-    await assert.rejects(
-      connect({
-        env: {
-          HOME: mkdtempSync(join(dir, "home-")),
-          EE_PROJECT: emulator.project,
-          EE_API_URL: emulator.url,
-          EE_ACCESS_TOKEN: minted.access_token,
-        },
-        quiet: true,
-      }),
-      (error: unknown) => {
-        assert.ok(error instanceof TokenRefusedError);
-        assert.equal(error.status, 401);
-        assert.match(error.message, /EE_ACCESS_TOKEN has expired/);
-        assert.match(error.message, /cannot be refreshed/);
-        assert.ok(!error.message.includes(minted.access_token));
-        return true;
-      },
-    );
+    await assert.rejects(connectWithRawToken(minted.access_token), (error: unknown) => {
+      assert.ok(error instanceof TokenRefusedError);
+      assert.equal(error.status, 401);
+      assert.match(error.message, /EE_ACCESS_TOKEN has expired/);
+      assert.match(error.message, /cannot be refreshed/);
+      assert.ok(!error.message.includes(minted.access_token));
+      return true;
+    });
   });
 });

@@ -16,7 +16,7 @@ import { connect } from "../../../src/ee/session";
 import { type RunningEmulator, startEmulator } from "../../../src/emulator/index";
 import { bbox } from "../../../src/snippets/aoi";
 import { downloadSnippet } from "../../../src/snippets/batch";
-import { findImages } from "../../../src/snippets/search";
+import { scenesUntil } from "../../reliability/helpers";
 
 const REFRESH_TOKEN = "quota-refresh-SECRET-1a2b3c4d";
 const aoi = bbox(-82.435, 8.3958, 0.01, "quota");
@@ -109,13 +109,7 @@ describe("X-Goog-User-Project", () => {
       quiet: true,
     });
     try {
-      const images = await findImages(session, {
-        aoi,
-        start: "2024-01-01",
-        end: "2024-02-01",
-        maxCloud: 100,
-        onWarning: () => undefined,
-      });
+      const images = await scenesUntil(session, aoi, "2024-02-01");
       assert.ok(images.length > 0);
       // evaluate without a session is the official client's own value:compute.
       assert.deepEqual(await evaluate(session.ee.List([1])), [1]);

@@ -158,3 +158,20 @@ export function writeServiceAccountKey(
   );
   return { dir: where, keyFile, ...pair, clientEmail };
 }
+
+/** An access token (and its lifetime) that the OAuth endpoint `tokenUrl` mints from a refresh token. */
+export async function mintAccessToken(
+  tokenUrl: string,
+  refreshToken: string,
+): Promise<{ access_token: string; expires_in: number }> {
+  const response = await fetch(tokenUrl, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "refresh_token",
+      refresh_token: refreshToken,
+    }).toString(),
+  });
+  if (!response.ok) throw new Error(`${tokenUrl} answered ${response.status}`);
+  return (await response.json()) as { access_token: string; expires_in: number };
+}
