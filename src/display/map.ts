@@ -129,8 +129,13 @@ export const SNIPPET_VIS: VisParams = {
 /** Switcher label of a scene: date and cloud cover (of the AOI too, when the search measured it). */
 export function sceneLabel(image: ImageInfo): string {
   const tile = `cloud ${formatPercent(image.cloudPercent)} (tile)`;
-  const aoiCloud = (image as { aoiCloudPercent?: unknown }).aoiCloudPercent;
-  const aoi = typeof aoiCloud === "number" ? `, ${formatPercent(aoiCloud)} over the AOI` : "";
+  const aoiCloud = image.aoiCloudPercent;
+  const aoi =
+    typeof aoiCloud === "number"
+      ? `, ${formatPercent(aoiCloud)} over the AOI`
+      : aoiCloud === null
+        ? ", no data over the AOI"
+        : "";
   return `${image.date} · ${tile}${aoi}`;
 }
 

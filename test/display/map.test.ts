@@ -101,8 +101,12 @@ test("sceneLabel gives date and tile cloud cover, and the AOI's when the search 
   assert.equal(sceneLabel(image), "2024-01-05 · cloud 12% (tile)");
   assert.equal(sceneLabel({ ...image, cloudPercent: 3.21 }), "2024-01-05 · cloud 3.2% (tile)");
   assert.equal(
-    sceneLabel({ ...image, aoiCloudPercent: 0.5 } as ImageInfo),
+    sceneLabel({ ...image, aoiCloudPercent: 0.5 }),
     "2024-01-05 · cloud 12% (tile), 0.5% over the AOI",
+  );
+  assert.equal(
+    sceneLabel({ ...image, aoiCloudPercent: null }),
+    "2024-01-05 · cloud 12% (tile), no data over the AOI",
   );
 });
 
