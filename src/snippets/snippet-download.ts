@@ -222,7 +222,10 @@ export async function fetchSnippet(
       retries: options.retries,
       checksum: true,
       cog: options.cog !== false,
-      resampling: "average",
+      // Nearest: a visualized snippet's pixels are colours of the stretch plus the outline, and
+      // averaging would blend the outline into the image and make colours the stretch never
+      // produced.
+      resampling: "nearest",
       metadata: snippetMetadata(plan),
     });
     await attempt;

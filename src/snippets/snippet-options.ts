@@ -54,7 +54,7 @@ export interface SnippetOptions {
   /** Retries per request for transient failures (the download engine's default otherwise). */
   retries?: number;
   /**
-   * Cloud-optimized GeoTIFF with overviews (averaged: the snippets are visualized RGB); default
+   * Cloud-optimized GeoTIFF with overviews (nearest: the snippets are visualized RGB); default
    * true. Part of the manifest's parameters: a rerun with the other setting refuses a file
    * made with this one instead of skipping it.
    */

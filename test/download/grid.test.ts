@@ -118,7 +118,7 @@ describe("planGrid", () => {
     assert.throws(() => planGrid(region, { scale: 0 }), DownloadParameterError);
     assert.throws(() => planGrid(region, { scale: -2 }), /positive/);
     assert.throws(() => planGrid(box(8.3958, -182.435, 0.09), { scale: 2 }), /\[lon, lat\]/);
-    assert.throws(() => planGrid(region, { scale: 2, crs: "EPSG:3857" }), /Unsupported CRS/);
+    assert.throws(() => planGrid(region, { scale: 2, crs: "EPSG:2154" }), /Unsupported CRS/);
     assert.throws(
       () => planGrid({ type: "Point", coordinates: [0, 0] }, { scale: 2 }),
       /Polygon or MultiPolygon/,
