@@ -1,6 +1,9 @@
 import proj4 from "proj4";
 
-/** A coordinate reference system the product renders and writes: WGS84 or a WGS84 UTM zone. */
+/**
+ * A coordinate reference system the product renders and writes: WGS84, a WGS84 UTM zone, or
+ * Web Mercator (EPSG:3857, the grid of web map tiles).
+ */
 export interface Crs {
   /** "EPSG:4326", "EPSG:32617", ... as Earth Engine spells it. */
   code: string;
@@ -16,7 +19,7 @@ export interface Crs {
 export class UnsupportedCrsError extends Error {
   constructor(code: string) {
     super(
-      `Unsupported CRS "${code}": use "EPSG:4326" or a WGS84 UTM zone ("EPSG:326NN" north, "EPSG:327NN" south, NN 01-60).`,
+      `Unsupported CRS "${code}": use "EPSG:4326", "EPSG:3857" (Web Mercator) or a WGS84 UTM zone ("EPSG:326NN" north, "EPSG:327NN" south, NN 01-60).`,
     );
     this.name = "UnsupportedCrsError";
   }
@@ -51,6 +54,7 @@ function buildCrs(epsg: number, original: string): Crs {
       inverse: (x, y) => [x, y],
     };
   }
+  if (epsg === 3857) return WEB_MERCATOR;
   const zone = epsg % 100;
   const hemisphere = Math.floor(epsg / 100);
   if ((hemisphere !== 326 && hemisphere !== 327) || zone < 1 || zone > 60) {
@@ -79,3 +83,28 @@ export function utmEpsgFor(lon: number, lat: number): number {
   const zone = Math.min(60, Math.floor((normalized + 180) / 6) + 1);
   return (lat >= 0 ? 32600 : 32700) + zone;
 }
+
+/** Web Mercator's sphere: WGS84's semi-major axis, as EPSG:3857 defines it. */
+export const WEB_MERCATOR_RADIUS = 6378137;
+/** Half the width of the Web Mercator world in metres (x runs from minus this to this). */
+export const WEB_MERCATOR_HALF_WORLD = Math.PI * WEB_MERCATOR_RADIUS;
+/** Web Mercator's latitude limit: where y reaches WEB_MERCATOR_HALF_WORLD, so the world is square. */
+export const WEB_MERCATOR_MAX_LAT = (Math.atan(Math.sinh(Math.PI)) * 180) / Math.PI;
+
+const DEG = Math.PI / 180;
+
+// The closed form rather than proj4: it is exact and cheap, and tiles project every node.
+const WEB_MERCATOR: Crs = {
+  code: "EPSG:3857",
+  epsg: 3857,
+  units: "metre",
+  // Beyond WEB_MERCATOR_MAX_LAT y leaves the square world; at the poles it is infinite.
+  forward: (lon, lat) => [
+    WEB_MERCATOR_RADIUS * lon * DEG,
+    WEB_MERCATOR_RADIUS * Math.log(Math.tan(Math.PI / 4 + (lat * DEG) / 2)),
+  ],
+  inverse: (x, y) => [
+    x / WEB_MERCATOR_RADIUS / DEG,
+    (2 * Math.atan(Math.exp(y / WEB_MERCATOR_RADIUS)) - Math.PI / 2) / DEG,
+  ],
+};

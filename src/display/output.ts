@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Figure } from "./figure";
+import { libraryLoaderBundle } from "./loader";
 
 /** The MIME bundle of one displayed figure: Plotly JSON for front ends with a Plotly renderer,
  * HTML + script for classic Notebook, JupyterLab and the HTML export, text everywhere else. */
@@ -160,35 +161,10 @@ export type PlotlyBundle = "basic" | "full";
  */
 export function plotlyLoaderBundle(which: PlotlyBundle = "basic"): MimeBundle {
   const { gzipBase64, version, bundle } = plotlyPacked(which);
-  const what = `plotly.js ${version} (${bundle})`;
-  // Hiding module/exports/define makes the UMD wrapper set window.Plotly even where a page
-  // has RequireJS (classic Notebook) or a CommonJS shim. Indirect eval runs it in global scope.
-  const html = `<div class="ee-snippets-plotly-loader" style="color:#888;font-size:smaller">${what} loaded (offline, stored gzipped)</div>
-<script type="text/javascript">
-(function () {
-  if (window.Plotly || window.__eeSnippetsPlotlyLoading) return;
-  var loaders = document.querySelectorAll(".ee-snippets-plotly-loader");
-  function say(text) { for (var i = 0; i < loaders.length; i++) loaders[i].textContent = text; }
-  if (typeof DecompressionStream === "undefined") {
-    say("plotly.js is not loaded: this browser has no DecompressionStream (use Chromium 80+, Firefox 113+ or Safari 16.4+).");
-    return;
-  }
-  var packed = atob("${gzipBase64}");
-  var bytes = new Uint8Array(packed.length);
-  for (var i = 0; i < packed.length; i++) bytes[i] = packed.charCodeAt(i);
-  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  window.__eeSnippetsPlotlyLoading = new Response(stream).text().then(function (source) {
-    (0, eval)("(function (module, exports, define) {\\n" + source + "\\n}).call(window);");
-  }).catch(function (error) {
-    window.__eeSnippetsPlotlyLoading = undefined;
-    say("plotly.js could not be unpacked: " + error);
-  });
-})();
-</script>`;
-  return {
-    "text/html": html,
-    "text/plain": `${what} loaded into the page (offline).`,
-  };
+  return libraryLoaderBundle(
+    { what: `plotly.js ${version} (${bundle})`, global: "Plotly", slug: "plotly" },
+    gzipBase64,
+  );
 }
 
 /** The plotly.js source of a bundle (see PlotlyBundle). */

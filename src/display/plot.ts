@@ -19,6 +19,7 @@ import type { TimedRun } from "./timing";
 
 export type { Figure } from "./figure";
 export { type GalleryItem, type GalleryOptions, type TableImage, ThumbnailError } from "./gallery";
+export { loadLeaflet, MapInputError, showMap, showSnippetMap } from "./map";
 export { loadPlotly, show } from "./output";
 export {
   PlotInputError,

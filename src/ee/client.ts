@@ -84,9 +84,21 @@ export interface EeImage extends EeComputed {
     params: Record<string, unknown>,
     callback: (url: string, error?: string) => void,
   ): void;
+  getMapId(
+    visParams: VisParams | undefined,
+    callback: (mapId: EeMapId, error?: string) => void,
+  ): void;
   /** `top` over this image, each pixel's mask as its opacity (Image.blend). */
   blend(top: EeImage): EeImage;
   toByte(): EeImage;
+}
+
+/** What getMapId gives: the map's name and the tile URL template the page loads. */
+export interface EeMapId {
+  /** "projects/{p}/maps/{id}". */
+  mapid: string;
+  /** "{tileBase}/v1/projects/{p}/maps/{id}/tiles/{z}/{x}/{y}". */
+  urlFormat: string;
 }
 
 export interface EeFeatureCollection extends EeComputed {
@@ -463,4 +475,19 @@ function urlCall(
 /** getDownloadURL with a callback; the bench compares our direct computePixels path against it. */
 export function getDownloadUrl(image: EeImage, params: Record<string, unknown>): Promise<string> {
   return urlCall((p, cb) => image.getDownloadURL(p, cb), params);
+}
+
+/**
+ * A map of `image` visualized with `vis` (POST .../maps, through the client's getMapId with a
+ * callback) and its tile URL template, which a web page loads directly.
+ */
+export function getMapId(image: EeImage, vis?: VisParams): Promise<EeMapId> {
+  return new Promise((resolve, reject) => {
+    image.getMapId(vis, (mapId, error) => {
+      if (error) reject(new EarthEngineError(explainError(String(error))));
+      else if (!mapId || typeof mapId.urlFormat !== "string")
+        reject(new EarthEngineError("getMapId answered without a tile URL."));
+      else resolve({ mapid: mapId.mapid, urlFormat: mapId.urlFormat });
+    });
+  });
 }

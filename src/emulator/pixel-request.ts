@@ -227,11 +227,15 @@ export function visualizationParams(raw: unknown): VisParams | undefined {
       throw invalidArgument("visualizationOptions.paletteColors must be a list of colour strings.");
     params.palette = paletteColors as string[];
   }
+  // DoubleValue wrappers: proto3 JSON writes them as plain numbers (the JS client's
+  // getMapId/getThumbURL send `"gamma": 1.35`); the {"value": n} form is read too.
   const wrapped = (field: unknown, name: string): number | undefined => {
     if (field === undefined) return undefined;
-    const v = (field as { value?: unknown } | null)?.value;
+    const v = typeof field === "number" ? field : (field as { value?: unknown } | null)?.value;
     if (typeof v !== "number" || !Number.isFinite(v))
-      throw invalidArgument(`visualizationOptions.${name} must be {"value": <number>}.`);
+      throw invalidArgument(
+        `visualizationOptions.${name} must be a number (or {"value": <number>}).`,
+      );
     return v;
   };
   const g = wrapped(gamma, "gamma");

@@ -21,6 +21,7 @@ import {
 import { adminHandler } from "./routes/admin";
 import { algorithmsHandler } from "./routes/algorithms";
 import { DISCOVERY_PATH, discoveryHandler } from "./routes/discovery";
+import { createMapHandler, getTileHandler, MapStore } from "./routes/maps";
 import { computePixelsHandler, PixelRenderer } from "./routes/pixels";
 import { createThumbnailHandler, getPixelsHandler, ThumbnailStore } from "./routes/thumbnails";
 import { tokenHandler } from "./routes/token";
@@ -56,6 +57,8 @@ interface Route {
   method?: "GET" | "POST";
   path: RegExp;
   kind: RouteKind;
+  /** Served without the Bearer check even when the emulator requires tokens. */
+  public?: boolean;
   handler: Handler;
   /** The discovery document's method id for Earth Engine's routes (routes/discovery.ts). */
   discoveryId?: string;
@@ -89,6 +92,7 @@ export class EmulatorServer {
     this.tokens = new AccessTokens(options.auth);
     const pixels = new PixelRenderer(this.renderPool, options.model, this.pacer);
     const thumbnails = new ThumbnailStore();
+    const maps = new MapStore();
     const token = tokenHandler(this.tokens);
     this.routes = [
       { endpoint: "token", path: /^\/token$/, kind: "token", handler: this.countingTokens(token) },
@@ -139,6 +143,24 @@ export class EmulatorServer {
         path: new RegExp(`^${PROJECT}/thumbnails/[^/]+:getPixels$`),
         kind: "work",
         handler: getPixelsHandler(thumbnails, pixels),
+      },
+      {
+        endpoint: "maps",
+        method: "POST",
+        path: new RegExp(`^${PROJECT}/maps$`),
+        kind: "work",
+        handler: createMapHandler(maps, this.pacer),
+        discoveryId: "earthengine.projects.maps.create",
+      },
+      {
+        endpoint: "tiles",
+        method: "GET",
+        path: new RegExp(`^${PROJECT}/maps/[^/]+/tiles/[^/]+/[^/]+/[^/]+$`),
+        kind: "work",
+        // A map name is the capability: web pages load tiles with no Authorization header.
+        public: true,
+        handler: getTileHandler(maps, pixels),
+        discoveryId: "earthengine.projects.maps.tiles.get",
       },
     ];
     this.server = http.createServer((req, res) => {
@@ -252,7 +274,7 @@ export class EmulatorServer {
   /** The route's reply, with errors in Earth Engine's JSON shape. */
   private async answer(route: Route | undefined, context: RequestContext): Promise<Reply> {
     try {
-      if (context.url.pathname.startsWith("/v1/") && this.tokens.enabled)
+      if (context.url.pathname.startsWith("/v1/") && this.tokens.enabled && !route?.public)
         this.tokens.authorize(context.req);
       if (!route) {
         await context.drain();

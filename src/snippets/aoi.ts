@@ -86,13 +86,23 @@ export function bbox(lon: number, lat: number, sideDegrees: number, name = "bbox
 }
 
 /**
- * An AOI from GeoJSON: a file path or an object holding a Polygon, a MultiPolygon, a Feature
- * of one, or a FeatureCollection of them (merged into one MultiPolygon).
+ * An AOI from GeoJSON: a file path, GeoJSON text (what the map's draw tool writes), or an
+ * object holding a Polygon, a MultiPolygon, a Feature of one, or a FeatureCollection of them
+ * (merged into one MultiPolygon).
  */
 export function aoiFromGeoJSON(source: string | object, name?: string): Aoi {
   let value: unknown = source;
   let label = name ?? "GeoJSON AOI";
-  if (typeof source === "string") {
+  if (typeof source === "string" && source.trimStart().startsWith("{")) {
+    label = name ?? "drawn AOI";
+    try {
+      value = JSON.parse(source);
+    } catch (error) {
+      throw new AoiError(
+        `The AOI text is not valid GeoJSON (${(error as Error).message}): copy the whole line the map's draw tool shows.`,
+      );
+    }
+  } else if (typeof source === "string") {
     label = name ?? source.replace(/^.*[\\/]/, "").replace(/\.(geo)?json$/i, "");
     let text: string;
     try {

@@ -14,7 +14,10 @@ interface DiscoveryMethod {
   id: string;
   httpMethod: "GET" | "POST";
   path: string;
-  parameters: Record<string, { location: string; pattern?: string; required?: boolean }>;
+  parameters: Record<
+    string,
+    { location: string; pattern?: string; required?: boolean; type?: string }
+  >;
 }
 
 let server: EmulatorServer;
@@ -45,6 +48,8 @@ function methodsOf(resources: Record<string, unknown>, out: DiscoveryMethod[] = 
 /** A concrete path for a method: each {+name} filled with a value its pattern accepts. */
 function examplePath(method: DiscoveryMethod): string {
   return method.path.replace(/\{\+?(\w+)\}/g, (_, name: string) => {
+    // int32 path parameters (a tile's zoom, x, y) have a type instead of a pattern.
+    if (method.parameters[name]?.type === "integer") return "1";
     const pattern = method.parameters[name]?.pattern;
     assert.ok(pattern, `${method.id}: path parameter ${name} has no pattern`);
     const value = pattern.replace(/^\^|\$$/g, "").replace(/\[\^\/\]\+/g, "my-project");
