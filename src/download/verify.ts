@@ -5,8 +5,8 @@
  */
 import { open } from "node:fs/promises";
 import { BYTES_PER_SAMPLE, type SampleType } from "../core/samples";
+import { COG_GHOST_AREA } from "../geotiff/cog-layout";
 import { overviewLevels } from "../geotiff/overviews";
-import { COG_GHOST_AREA } from "../geotiff/writer";
 import { isAbortError } from "./errors";
 
 /** What the download would write, as far as an existing file can be compared with it. */

@@ -1,6 +1,7 @@
 /**
  * Argument coercion for the function implementations: each checks one argument's type and
- * fails with Earth Engine's "Fn, argument 'x': Invalid type" wording.
+ * fails with Earth Engine's "Fn, argument 'x': Invalid type" wording. At the end, checks that
+ * refuse argument values the emulator does not implement.
  */
 import { crsFromCode } from "../core/crs";
 import { invalidArgument } from "./errors";
@@ -121,4 +122,30 @@ export function parseDate(fn: string, value: EeValue): number {
   throw invalidArgument(
     `${fn}: Unable to parse date ${JSON.stringify(value)}: use 'YYYY-MM-DD' or milliseconds since 1970.`,
   );
+}
+
+/**
+ * An argument the emulator does not implement, given a value that would change the answer:
+ * a 400 naming it rather than an answer computed as if it were absent.
+ */
+export function unsupported(fn: string, arg: string, value: EeValue, fix: string): never {
+  throw invalidArgument(
+    `${fn}: argument '${arg}' = ${JSON.stringify(value)} is not implemented by the emulator; ${fix}.`,
+  );
+}
+
+export function lonLatOnly(fn: string, arg: string, value: EeValue): void {
+  if (value === null || value === undefined) return;
+  const code = value instanceof ProjectionValue ? value.crs : value;
+  const identity =
+    !(value instanceof ProjectionValue) ||
+    value.transform.every((v, i) => v === [1, 0, 0, 0, 1, 0][i]);
+  if (typeof code === "string" && code.toUpperCase() === "EPSG:4326" && identity) return;
+  unsupported(fn, arg, code, "omit it (results are in EPSG:4326)");
+}
+
+export function utcOnly(fn: string, value: EeValue): void {
+  if (value === null || value === undefined) return;
+  if (typeof value === "string" && /^(utc|etc\/utc|gmt|z)$/i.test(value.trim())) return;
+  unsupported(fn, "timeZone", value, "omit it or pass 'UTC' (dates are read as UTC)");
 }

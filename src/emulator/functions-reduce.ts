@@ -25,14 +25,13 @@ import {
   CollectionValue,
   type EeValue,
   ImageValue,
+  type Implementation,
   ReducerValue,
 } from "./functions-values";
 import { constantImage, derive, type EmImage, select } from "./image";
 import { type Comparison, compare, not } from "./image-compare";
 import { reduceRegion } from "./image-reduce";
 import { sceneFromIndex } from "./scenes";
-
-type Implementation = (args: Record<string, EeValue>) => EeValue;
 
 function comparison(op: Comparison): Implementation {
   const fn = `Image.${op}`;

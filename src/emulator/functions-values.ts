@@ -27,6 +27,9 @@ export type EeObject =
   | ReducerValue
   | Closure;
 
+/** A function's implementation: Earth Engine's named arguments, catalog defaults applied. */
+export type Implementation = (args: Record<string, EeValue>) => EeValue;
+
 export class GeometryValue {
   constructor(readonly geometry: Geometry) {}
 }

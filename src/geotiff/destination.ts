@@ -42,16 +42,13 @@ export async function createTemporaryFile(
   // operation waits its turn in libuv's small thread pool. Creating the temporary file is
   // also the directory check: its error says whether the directory is missing, not a
   // directory, or not writable.
-  // Read and write: the COG layout copies the tiles back out of it (writer.ts).
+  // Read and write: the COG layout copies the tiles back out of it (cog-layout.ts).
   const [created, targetCheck] = await Promise.allSettled([open(tempPath, "wx+"), lstat(target)]);
   if (created.status === "rejected") {
     throw directoryError(directory, target, created.reason, o.bytesNeeded);
   }
   const handle = created.value;
-  const discard = async () => {
-    await handle.close().catch(() => undefined);
-    await unlink(tempPath).catch(() => undefined);
-  };
+  const discard = () => discardTemporaryFile({ tempPath, handle });
   let existing: Awaited<ReturnType<typeof lstat>> | undefined;
   if (targetCheck.status === "fulfilled") existing = targetCheck.value;
   else if ((targetCheck.reason as NodeJS.ErrnoException).code !== "ENOENT") {
@@ -75,6 +72,12 @@ export async function createTemporaryFile(
     throw new GeoTiffExistsError(target);
   }
   return { tempPath, handle };
+}
+
+/** Closes and deletes a temporary file; errors are ignored (it may be gone already). */
+export async function discardTemporaryFile(file: TemporaryFile): Promise<void> {
+  await file.handle.close().catch(() => undefined);
+  await unlink(file.tempPath).catch(() => undefined);
 }
 
 /** Moves the finished temp file to `path`, atomically and without clobbering unless `overwrite`. */

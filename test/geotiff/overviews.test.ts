@@ -6,9 +6,11 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fromFile } from "geotiff";
 import { BYTES_PER_SAMPLE, SAMPLE_ARRAYS, type SampleArray } from "../../src/core/samples";
+import { COG_GHOST_AREA } from "../../src/geotiff/cog-layout";
 import { type OverviewResampling, overviewLevels } from "../../src/geotiff/overviews";
 import type { GeoTiffSpec, SampleType } from "../../src/geotiff/spec";
-import { COG_GHOST_AREA, GeoTiffWriter, IN_MEMORY_FILE_BYTES } from "../../src/geotiff/writer";
+import { IN_MEMORY_FILE_BYTES } from "../../src/geotiff/spooled-file";
+import { GeoTiffWriter } from "../../src/geotiff/writer";
 import { rng, scratchDirs } from "./fixtures";
 
 const hasGdal = spawnSync("gdalinfo", ["--version"]).status === 0;

@@ -14,7 +14,8 @@ import {
   GeoTiffTileError,
 } from "../../src/geotiff/errors";
 import { type GeoTiffSpec, resolveSpec, type SampleType } from "../../src/geotiff/spec";
-import { GeoTiffWriter, IN_MEMORY_FILE_BYTES } from "../../src/geotiff/writer";
+import { IN_MEMORY_FILE_BYTES } from "../../src/geotiff/spooled-file";
+import { GeoTiffWriter } from "../../src/geotiff/writer";
 import { bytesOf, rng, SAMPLE_TYPES, scratchDirs, utmSpec as spec } from "./fixtures";
 
 type Samples = InstanceType<(typeof SAMPLE_ARRAYS)[SampleType]>;
