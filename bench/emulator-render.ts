@@ -11,7 +11,7 @@
  */
 
 import { crsFromEpsg } from "../src/core/crs";
-import { sceneImage } from "../src/emulator/image";
+import { sceneImage } from "../src/emulator/image-scene";
 import { visualize } from "../src/emulator/image-visualize";
 import type { Grid, Scene } from "../src/emulator/model";
 import { renderImage } from "../src/emulator/render";

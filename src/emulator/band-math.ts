@@ -5,21 +5,13 @@
  * follow Earth Engine's documented rules; each function says where the emulator chooses.
  */
 import { INTEGER_RANGES, isFloatType, type SampleType } from "../core/samples";
-import { bandRange, derive, type EmImage, ImageOperationError, select } from "./image";
+import { bandRange, integerTypeHolding } from "./band-types";
+import { ImageOperationError } from "./errors";
+import { derive, type EmImage, select } from "./image";
 import type { BandInfo } from "./model";
 import type { Raster, RenderContext } from "./render";
 
 type Values = Raster["data"];
-
-/** Smallest integer type holding [lo, hi]; float64 when none does (int32 before uint32). */
-function integerTypeHolding(lo: number, hi: number): SampleType {
-  const candidates: SampleType[] = ["uint8", "int8", "uint16", "int16", "int32", "uint32"];
-  for (const type of candidates) {
-    const range = INTEGER_RANGES[type];
-    if (range && lo >= range[0] && hi <= range[1]) return type;
-  }
-  return "float64";
-}
 
 function floatType(...bands: BandInfo[]): SampleType {
   return bands.some((b) => b.dataType === "float64") ? "float64" : "float32";

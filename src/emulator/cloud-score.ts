@@ -8,7 +8,8 @@
  * the renderer classifies as cloud, cirrus or cloud shadow (cover.isCloudOrShadow) scores
  * below 0.6 and every other pixel scores above it.
  */
-import { type EmImage, sceneImage } from "./image";
+import type { EmImage } from "./image";
+import { sceneImage } from "./image-scene";
 import * as cover from "./landscape/cover";
 import type { BandInfo, Scene } from "./model";
 import type { Raster } from "./render";

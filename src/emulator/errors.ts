@@ -43,6 +43,14 @@ export class EmulatorInputError extends Error {
   }
 }
 
+/** An image operation's arguments do not fit the image; the message is Earth Engine-like. */
+export class ImageOperationError extends EmulatorInputError {
+  constructor(message: string) {
+    super(message);
+    this.name = "ImageOperationError";
+  }
+}
+
 /**
  * The request's fault as an EmulatorInputError, or undefined when `error` is not about input.
  * Core's UnsupportedCrsError is shared with the product and cannot extend an emulator class,

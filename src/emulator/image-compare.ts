@@ -4,7 +4,8 @@
  * bands, typed as Earth Engine types booleans (an integer range of [0, 1], stored as uint8).
  */
 
-import { derive, type EmImage, ImageOperationError } from "./image";
+import { ImageOperationError } from "./errors";
+import { derive, type EmImage } from "./image";
 import type { BandInfo } from "./model";
 import type { Raster } from "./render";
 

@@ -3,8 +3,9 @@
  * its region, dimensions and CRS when it does not give one.
  */
 import { crsFromCode } from "../core/crs";
+import { ImageOperationError } from "./errors";
 import { allPositions, geometryBox } from "./functions-geometry";
-import { clip, derive, type EmImage, ImageOperationError, type ThumbnailHint } from "./image";
+import { clip, derive, type EmImage, type ThumbnailHint } from "./image";
 import type { Geometry, Grid } from "./model";
 
 function lonLatBounds(geometry: Geometry): [number, number, number, number] {

@@ -1,5 +1,7 @@
 import { isFloatType } from "../core/samples";
-import { bandRange, derive, type EmImage, ImageOperationError } from "./image";
+import { bandRange } from "./band-types";
+import { ImageOperationError } from "./errors";
+import { derive, type EmImage } from "./image";
 import type { BandInfo } from "./model";
 import type { Raster, RenderContext } from "./render";
 

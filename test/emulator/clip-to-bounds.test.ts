@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { constantImage, reproject, sceneImage, select } from "../../src/emulator/image";
+import { reproject, select } from "../../src/emulator/image";
+import { constantImage } from "../../src/emulator/image-constant";
+import { sceneImage } from "../../src/emulator/image-scene";
 import { clipToBoundsAndScale } from "../../src/emulator/image-thumbnail";
 import type { Geometry } from "../../src/emulator/model";
 import { davidScene } from "./pixels-fixtures";

@@ -6,8 +6,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { UnsupportedCrsError } from "../../src/core/crs";
 import { EncodeError } from "../../src/emulator/encode";
-import { asInputError, EeApiError, EmulatorInputError } from "../../src/emulator/errors";
-import { ImageOperationError } from "../../src/emulator/image";
+import {
+  asInputError,
+  EeApiError,
+  EmulatorInputError,
+  ImageOperationError,
+} from "../../src/emulator/errors";
 import { GridError } from "../../src/emulator/render";
 import { serializeError } from "../../src/emulator/render-worker";
 

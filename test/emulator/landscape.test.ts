@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { sceneImage } from "../../src/emulator/image";
+import { sceneImage } from "../../src/emulator/image-scene";
 import { visualize } from "../../src/emulator/image-visualize";
 import { productKind } from "../../src/emulator/landscape/cover";
 import { hash2, mercatorU, mercatorV, valueNoise } from "../../src/emulator/landscape/noise";

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { crsFromEpsg } from "../../src/core/crs";
-import { type EmImage, sceneImage, select } from "../../src/emulator/image";
+import { type EmImage, select } from "../../src/emulator/image";
+import { sceneImage } from "../../src/emulator/image-scene";
 import { visualize } from "../../src/emulator/image-visualize";
 import type { Grid, RenderedBand } from "../../src/emulator/model";
 import { renderImage } from "../../src/emulator/render";

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  clip,
-  constantImage,
-  paint,
-  reproject,
-  sceneImage,
-  select,
-  unmask,
-} from "../../src/emulator/image";
+import { clip, paint, reproject, select, unmask } from "../../src/emulator/image";
+import { constantImage } from "../../src/emulator/image-constant";
+import { sceneImage } from "../../src/emulator/image-scene";
 import { clipToBoundsAndScale, defaultThumbnailGrid } from "../../src/emulator/image-thumbnail";
 import { visualize } from "../../src/emulator/image-visualize";
 import type { Geometry, Grid, RenderedBand } from "../../src/emulator/model";
