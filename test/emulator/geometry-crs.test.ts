@@ -66,6 +66,22 @@ test("a Rectangle in a UTM crs is converted to lon/lat, not read as degrees", as
   }
 });
 
+test("a Rectangle in Web Mercator is converted to lon/lat too", async () => {
+  const mercator = crsFromCode("EPSG:3857");
+  const [mx0, my0] = mercator.forward(-82.46, 8.42);
+  const box = [mx0, my0 - 1000, mx0 + 2000, my0];
+  const info = await evaluate<{ coordinates: number[][][] }>(
+    ee.Geometry.Rectangle(box, "EPSG:3857", false),
+  );
+  for (const [lon, lat] of info.coordinates[0]) {
+    const [x, y] = mercator.forward(lon, lat);
+    assert.ok(x >= box[0] - 1e-3 && x <= box[2] + 1e-3, `x ${x} outside the box`);
+    assert.ok(y >= box[1] - 1e-3 && y <= box[3] + 1e-3, `y ${y} outside the box`);
+  }
+  const lons = info.coordinates[0].map((p) => p[0]);
+  assert.ok(Math.abs(Math.min(...lons) - -82.46) < 1e-9, "the west edge is the box's");
+});
+
 test("a clip by a projected Rectangle masks exactly the UTM box (not a tile of zeros)", async () => {
   const ids = await evaluate<string[]>(
     ee
@@ -125,9 +141,10 @@ test("a clip by a projected Rectangle masks exactly the UTM box (not a tile of z
 });
 
 test("a CRS or flag the emulator cannot honour is a 400 naming it", async () => {
-  const mercator = await evaluateError(ee.Geometry.Rectangle(utmBox, "EPSG:3857", false));
+  // Lambert-93: the emulator knows WGS84, Web Mercator and the WGS84 UTM zones only.
+  const lambert = await evaluateError(ee.Geometry.Rectangle(utmBox, "EPSG:2154", false));
   // The client wraps a crs string in a Projection: the refusal comes from there.
-  assert.match(mercator, /Unsupported CRS "EPSG:3857"/);
+  assert.match(lambert, /Unsupported CRS "EPSG:2154"/);
   const evenOdd = await evaluateError(
     ee.Geometry.Polygon(
       [
