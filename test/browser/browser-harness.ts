@@ -4,7 +4,7 @@
  * notebooks in a git-ignored folder whose outputs go to a scratch directory.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -151,4 +151,65 @@ export async function launchChromium(profileDir: string): Promise<BrowserContext
       "--disable-sync",
     ],
   });
+}
+
+/** Our JupyterLab build (jupyterlab-app/), served by Debian's jupyter_server. */
+export const LAB = join(ROOT, "jupyterlab-app");
+
+/**
+ * Starts our JupyterLab on `dir`, or fails saying which set-up step is missing (the build, or
+ * a Python with jupyter_server and jupyterlab_server).
+ */
+export function startJupyterLab(dir: string, scratch: string): Promise<JupyterServer> {
+  if (!existsSync(join(LAB, "build", "bundle.js"))) {
+    assert.fail("JupyterLab is not built in jupyterlab-app/build: run scripts/setup.sh --lab.");
+  }
+  let python: string;
+  try {
+    python = execFileSync(
+      "bash",
+      [join(ROOT, "scripts", "find-python.sh"), "jupyter_server", "jupyterlab_server"],
+      { encoding: "utf8" },
+    ).trim();
+  } catch {
+    assert.fail(
+      "No Python imports jupyter_server and jupyterlab_server: run scripts/setup.sh --lab.",
+    );
+  }
+  return startJupyter({
+    python,
+    args: [join(LAB, "main.py"), `--ServerApp.root_dir=${dir}`],
+    optionPrefix: "--ServerApp",
+    cwd: dir,
+    scratch,
+    env: { EE_SNIPPETS_LAB_STATE: join(scratch, "lab-state") },
+  });
+}
+
+/**
+ * What the tests' page.evaluate/waitForFunction callbacks use of the DOM (they run in the
+ * page). Types only: each test declares `document` with PageDocument, which adds no DOM
+ * library to the whole project and no import the page would have to resolve.
+ */
+export interface PageElement {
+  textContent: string | null;
+  scrollHeight: number;
+  src: string;
+  complete: boolean;
+  naturalWidth: number;
+  getAttribute(name: string): string | null;
+  getBoundingClientRect(): {
+    left: number;
+    top: number;
+    right: number;
+    bottom: number;
+    width: number;
+  };
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+}
+
+export interface PageDocument {
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
 }

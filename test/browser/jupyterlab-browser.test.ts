@@ -9,8 +9,7 @@
  * against the notebook's own plot outputs, gallery images against the images table).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -19,7 +18,6 @@ import {
   jupyterPython,
   type Notebook,
   outputs,
-  ROOT,
   readNotebook,
   requireTslabKernel,
   textOf,
@@ -28,25 +26,14 @@ import {
   ARTIFACTS,
   type JupyterServer,
   launchChromium,
+  type PageDocument,
   prepareNotebookDir,
-  startJupyter,
+  startJupyterLab,
 } from "./browser-harness";
 
-// The callbacks passed to page.evaluate/waitForFunction run in the page; these few
-// declarations type them without adding the DOM library to the whole project.
-interface PageElement {
-  textContent: string | null;
-  scrollHeight: number;
-  getAttribute(name: string): string | null;
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): ArrayLike<PageElement>;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): ArrayLike<PageElement>;
-};
+// The page.evaluate/waitForFunction callbacks run in the page (see PageDocument).
+declare const document: PageDocument;
 
-const LAB = join(ROOT, "jupyterlab-app");
 const PLOTLY = "application/vnd.plotly.v1+json";
 const RUN_TIMEOUT_MS = 300_000;
 /** The final state of a progress bar (src/display/progress.ts): full bar, N/N done. */
@@ -60,31 +47,9 @@ let context: BrowserContext | undefined;
 
 async function setUp(): Promise<{ server: JupyterServer; context: BrowserContext }> {
   if (server && context) return { server, context };
-  if (!existsSync(join(LAB, "build", "bundle.js"))) {
-    assert.fail("JupyterLab is not built in jupyterlab-app/build: run scripts/setup.sh --lab.");
-  }
-  let labPython: string;
-  try {
-    labPython = execFileSync(
-      "bash",
-      [join(ROOT, "scripts", "find-python.sh"), "jupyter_server", "jupyterlab_server"],
-      { encoding: "utf8" },
-    ).trim();
-  } catch {
-    assert.fail(
-      "No Python imports jupyter_server and jupyterlab_server: run scripts/setup.sh --lab.",
-    );
-  }
   requireTslabKernel(jupyterPython());
   prepareNotebookDir(dir, NOTEBOOK_NAMES, join(scratch, "out"));
-  server = await startJupyter({
-    python: labPython,
-    args: [join(LAB, "main.py"), `--ServerApp.root_dir=${dir}`],
-    optionPrefix: "--ServerApp",
-    cwd: dir,
-    scratch,
-    env: { EE_SNIPPETS_LAB_STATE: join(scratch, "lab-state") },
-  });
+  server = await startJupyterLab(dir, scratch);
   context = await launchChromium(join(scratch, "chromium-profile"));
   return { server, context };
 }

@@ -10,48 +10,28 @@
  * snippet map shows each downloaded GeoTIFF. Screenshots in test/artifacts/.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
-import { jupyterPython, ROOT, requireTslabKernel } from "../notebook/harness";
+import { jupyterPython, requireTslabKernel } from "../notebook/harness";
 import {
   ARTIFACTS,
   type JupyterServer,
   launchChromium,
+  type PageDocument,
   prepareNotebookDir,
   startJupyter,
+  startJupyterLab,
 } from "./browser-harness";
 
-// The callbacks passed to page.evaluate/waitForFunction run in the page; these few
-// declarations type them without adding the DOM library to the whole project.
-interface PageElement {
-  textContent: string | null;
-  src: string;
-  complete: boolean;
-  naturalWidth: number;
-  getAttribute(name: string): string | null;
-  getBoundingClientRect(): {
-    left: number;
-    top: number;
-    right: number;
-    bottom: number;
-    width: number;
-  };
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): ArrayLike<PageElement>;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): ArrayLike<PageElement>;
-};
+// The page.evaluate/waitForFunction callbacks run in the page (see PageDocument).
+declare const document: PageDocument;
 declare const window: unknown;
 declare const navigator: { clipboard: { readText(): Promise<string> } };
 
 const NOTEBOOK = "download_s2_snippets.ipynb";
-const LAB = join(ROOT, "jupyterlab-app");
 const RUN_TIMEOUT_MS = 300_000;
 const TILE_URL = /\/v1\/projects\/[^/]+\/maps\/([0-9a-f]+)\/tiles\/(\d+)\/(\d+)\/(\d+)$/;
 
@@ -118,31 +98,7 @@ const classic: FrontEnd = {
 
 const jupyterLab: FrontEnd = {
   name: "jupyterlab",
-  start: (dir) => {
-    if (!existsSync(join(LAB, "build", "bundle.js"))) {
-      assert.fail("JupyterLab is not built in jupyterlab-app/build: run scripts/setup.sh --lab.");
-    }
-    let python: string;
-    try {
-      python = execFileSync(
-        "bash",
-        [join(ROOT, "scripts", "find-python.sh"), "jupyter_server", "jupyterlab_server"],
-        { encoding: "utf8" },
-      ).trim();
-    } catch {
-      assert.fail(
-        "No Python imports jupyter_server and jupyterlab_server: run scripts/setup.sh --lab.",
-      );
-    }
-    return startJupyter({
-      python,
-      args: [join(LAB, "main.py"), `--ServerApp.root_dir=${dir}`],
-      optionPrefix: "--ServerApp",
-      cwd: dir,
-      scratch: join(scratch, "lab"),
-      env: { EE_SNIPPETS_LAB_STATE: join(scratch, "lab-state") },
-    });
-  },
+  start: (dir) => startJupyterLab(dir, join(scratch, "lab")),
   notebookUrl: (server) =>
     `${server.url}/lab/workspaces/map/tree/${encodeURIComponent(NOTEBOOK)}?token=${server.token}`,
   ready: async (page) => {

@@ -14,21 +14,13 @@ import {
   ARTIFACTS,
   type JupyterServer,
   launchChromium,
+  type PageDocument,
   prepareNotebookDir,
   startJupyter,
 } from "./browser-harness";
 
-// The callbacks passed to page.evaluate/waitForFunction run in the page; these few
-// declarations type them without adding the DOM library to the whole project.
-interface PageElement {
-  textContent: string | null;
-  scrollHeight?: number;
-  querySelector(selector: string): PageElement | null;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): ArrayLike<PageElement>;
-};
+// The page.evaluate/waitForFunction callbacks run in the page (see PageDocument).
+declare const document: PageDocument;
 declare const window: unknown;
 
 const NOTEBOOK = "download_s2_snippets.ipynb";
