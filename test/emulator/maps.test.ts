@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { PNG } from "pngjs";
 import { type RunningEmulator, startEmulator } from "../../src/emulator/index";
+import { emulatorWithClient } from "./offline-client";
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client ships no types
 type Any = any;
@@ -19,10 +20,7 @@ const AOI = { west: -82.48, south: 8.35, east: -82.39, north: 8.44 };
 let emulator: RunningEmulator;
 
 before(async () => {
-  emulator = await startEmulator({ latencyMs: 0, msPerMegapixel: 0, bandwidthMBps: 0 });
-  await new Promise<void>((resolve, reject) =>
-    ee.initialize(emulator.url, emulator.url, resolve, reject, null, emulator.project),
-  );
+  ({ emulator } = await emulatorWithClient({ latencyMs: 0, msPerMegapixel: 0, bandwidthMBps: 0 }));
 });
 
 after(async () => {

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { crsFromCode } from "../../src/core/crs";
-import { type RunningEmulator, startEmulator } from "../../src/emulator/index";
+import type { RunningEmulator } from "../../src/emulator/index";
+import { emulatorWithClient } from "./offline-client";
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client ships no types
 type Any = any;
@@ -15,10 +16,7 @@ const ee: Any = require("@google/earthengine");
 let emulator: RunningEmulator;
 
 before(async () => {
-  emulator = await startEmulator({ latencyMs: 0 });
-  await new Promise<void>((resolve, reject) =>
-    ee.initialize(emulator.url, emulator.url, resolve, reject, null, emulator.project),
-  );
+  ({ emulator } = await emulatorWithClient({ latencyMs: 0 }));
 });
 
 after(() => emulator.stop());
