@@ -18,7 +18,15 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fromArrayBuffer } from "geotiff";
 import { crsFromEpsg } from "../core/crs";
-import { type Ee, type EeImage, evaluate, getMapId, type VisParams } from "../ee/client";
+import {
+  type ComputeRoute,
+  createMap,
+  type Ee,
+  type EeImage,
+  evaluate,
+  getMapId,
+  type VisParams,
+} from "../ee/client";
 import type { Aoi, AoiGeometry } from "../snippets/aoi";
 import type { ImageInfo } from "../snippets/search";
 import { TUTORIAL_STYLE } from "../snippets/snippet-image";
@@ -143,13 +151,21 @@ function formatPercent(value: number): string {
   return Number.isFinite(value) ? `${value < 10 ? value.toFixed(1) : value.toFixed(0)}%` : "?%";
 }
 
+/** What a map needs of a session: the client, and (connect() gives them) its backend and limiter. */
+export interface MapSession {
+  ee: Ee;
+  backend?: ComputeRoute["backend"];
+  requests?: ComputeRoute["requests"];
+}
+
 /**
- * The scene map's spec: one map per image (getMapId through the official client, with a
- * callback; the client spaces its calls ~350 ms apart) and the scenes' footprints (one
- * value:compute). Needs no kernel: tests and scripts can check it.
+ * The scene map's spec: one map per image and the scenes' footprints (one value:compute).
+ * With a connected session the maps are created through its limiter, all at once; with only
+ * `ee`, through the client's getMapId (its throttle spaces calls ~350 ms apart). Needs no
+ * kernel: tests and scripts can check it.
  */
 export async function sceneMapSpec(
-  session: { ee: Ee },
+  session: MapSession,
   options: SceneMapOptions,
 ): Promise<MapSpec> {
   const { aoi, images } = options;
@@ -164,9 +180,17 @@ export async function sceneMapSpec(
   const { ee } = session;
   const vis = options.vis ?? SNIPPET_VIS;
   const sources: EeImage[] = images.map((image) => ee.Image(image.assetId));
+  const route =
+    session.backend && session.requests
+      ? { backend: session.backend, requests: session.requests }
+      : undefined;
   const [maps, footprints] = await Promise.all([
-    Promise.all(sources.map((image) => getMapId(image, vis))),
-    evaluate<unknown[]>(ee.List(sources.map((image) => image.get("system:footprint")))),
+    Promise.all(
+      sources.map((image) => (route ? createMap(route, image, vis) : getMapId(image, vis))),
+    ),
+    evaluate<unknown[]>(ee.List(sources.map((image) => image.get("system:footprint"))), {
+      session: route,
+    }),
   ]);
   return {
     id: nextMapId(),
@@ -205,7 +229,7 @@ function isGeometry(value: unknown): value is MapGeometry {
  * like the snippets), with a layer switcher by date and cloud cover and a draw tool that
  * writes the parameter lines for a new AOI. One output; text elsewhere.
  */
-export async function showMap(session: { ee: Ee }, options: SceneMapOptions): Promise<void> {
+export async function showMap(session: MapSession, options: SceneMapOptions): Promise<void> {
   const spec = await sceneMapSpec(session, options);
   if (inKernel()) loadLeaflet();
   displayBundle(mapBundle(spec, sceneMapText(spec, options)));

@@ -478,6 +478,48 @@ export function getDownloadUrl(image: EeImage, params: Record<string, unknown>):
 }
 
 /**
+ * A map of `image` visualized with `vis`, created with POST .../maps through a session's
+ * limiter and retries, and its tile URL template (the one the client's getMapId builds). The
+ * client's getMapId goes through its throttle, ~350 ms between calls: a map of 37 scenes
+ * took 13 s that way.
+ */
+export async function createMap(
+  route: ComputeRoute,
+  image: EeImage,
+  vis: VisParams,
+  options: { signal?: AbortSignal; retries?: number } = {},
+): Promise<EeMapId> {
+  const { signal } = options;
+  const body = {
+    expression: serializeExpression(image.visualize(vis)),
+    fileFormat: "AUTO_JPEG_PNG",
+    bandIds: [],
+  };
+  const reply = await withRetries(
+    () =>
+      route.requests.run(
+        (sent) =>
+          eeRequest(route.backend, `${projectUrl(route.backend)}/maps?fields=name`, body, {
+            signal,
+            onSent: sent,
+          }),
+        signal,
+      ),
+    { signal, policy: { retries: options.retries ?? DEFAULT_EVALUATE_RETRIES } },
+  );
+  let name: unknown;
+  try {
+    name = (JSON.parse(reply.toString("utf8")) as { name?: unknown }).name;
+  } catch {
+    name = undefined;
+  }
+  if (typeof name !== "string" || !/^projects\/[^/]+\/maps\/[^/]+$/.test(name)) {
+    throw new EarthEngineError("Creating a map answered without a map name.");
+  }
+  return { mapid: name, urlFormat: `${route.backend.apiUrl}/v1/${name}/tiles/{z}/{x}/{y}` };
+}
+
+/**
  * A map of `image` visualized with `vis` (POST .../maps, through the client's getMapId with a
  * callback) and its tile URL template, which a web page loads directly.
  */

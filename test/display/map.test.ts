@@ -113,8 +113,12 @@ test("sceneLabel gives date and tile cloud cover, and the AOI's when the search 
 test("sceneMapSpec makes one tile layer per image through getMapId, with footprints", async () => {
   const aoi = bbox(-82.435, 8.3958, 0.09, "David");
   const images = await findImages(session, { aoi, start: "2024-01-01", end: "2024-02-01" });
+  const startedBefore = session.requests.stats().started;
   const map = await sceneMapSpec(session, { aoi, images });
   assert.equal(map.layers.length, images.length);
+  // A connected session creates the maps itself, through its limiter (not the client's
+  // throttle): one request per map plus the footprints' value:compute.
+  assert.equal(session.requests.stats().started - startedBefore, images.length + 1);
   assert.deepEqual(map.fit, aoi.bounds);
   assert.deepEqual(map.aoi?.geometry, aoi.geometry);
   assert.equal(map.footprints?.length, images.length);
@@ -142,6 +146,12 @@ test("sceneMapSpec makes one tile layer per image through getMapId, with footpri
   assert.equal(response.status, 200);
   const png = PNG.sync.read(Buffer.from(await response.arrayBuffer()));
   assert.equal(png.width, 256);
+  // With only the client, getMapId makes the same tile URLs.
+  const viaClient = await sceneMapSpec({ ee: session.ee }, { aoi, images: images.slice(0, 1) });
+  assert.match(
+    viaClient.layers[0].tileUrl ?? "",
+    new RegExp(`^${url}/v1/projects/[^/]+/maps/[0-9a-f]+/tiles/\\{z\\}/\\{x\\}/\\{y\\}$`),
+  );
   await assert.rejects(
     sceneMapSpec(session, { aoi, images: [] }),
     (error: unknown) => error instanceof MapInputError && /run the search cell/.test(error.message),
