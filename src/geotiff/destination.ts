@@ -20,6 +20,24 @@ export interface TemporaryFile {
   handle: FileHandle;
 }
 
+/** The writer's temporary name for `name`: `.<name>.partial-<pid>-<random>`. */
+function partialFileName(name: string): string {
+  return `.${name}.partial-${process.pid}-${randomUUID().slice(0, 13)}`;
+}
+
+/** partialFileName's form, and `.<name>.partial-<random>` from versions without the pid. */
+const PARTIAL_FILE = /^\..+\.partial-(?:(\d+)-)?[0-9a-f]{8}-[0-9a-f]{4}$/;
+
+/**
+ * For a temporary file of the writer: the pid of the process that wrote it, or null for names
+ * from versions that did not record it. Undefined for any other name.
+ */
+export function partialFileWriter(name: string): number | null | undefined {
+  const match = PARTIAL_FILE.exec(name);
+  if (!match) return undefined;
+  return match[1] === undefined ? null : Number(match[1]);
+}
+
 /**
  * Checks the destination (directory exists and is writable; `target` free unless overwrite)
  * and creates the temporary file next to it, so the final rename stays on one filesystem.
@@ -34,10 +52,7 @@ export async function createTemporaryFile(
   // leaves an obviously partial file, never one under the final name. The writer's pid in
   // the name tells a later run whether the file is still being written (see
   // src/snippets/outputs.ts's removeStalePartials).
-  const tempPath = join(
-    directory,
-    `.${basename(target)}.partial-${process.pid}-${randomUUID().slice(0, 13)}`,
-  );
+  const tempPath = join(directory, partialFileName(basename(target)));
   // Two file operations, side by side: many downloads open files at once, and each
   // operation waits its turn in libuv's small thread pool. Creating the temporary file is
   // also the directory check: its error says whether the directory is missing, not a

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { lstat, mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { partialFileWriter } from "../geotiff/destination";
 
 export class OutputPathError extends Error {
   constructor(message: string) {
@@ -212,12 +213,6 @@ export function isInside(dir: string, path: string): boolean {
 }
 
 /**
- * Temporary files of the GeoTIFF writer (src/geotiff/destination.ts): `.<name>.partial-<pid>-
- * <random>`, or `.<name>.partial-<random>` from versions that did not record the writer.
- */
-const PARTIAL_FILE = /^\..+\.partial-(?:(\d+)-)?[0-9a-f]{8}-[0-9a-f]{4}$/;
-
-/**
  * A partial file without a writer's pid is taken as abandoned once untouched this long: a
  * live writer appends tiles as they arrive, seconds apart, never an hour.
  */
@@ -263,15 +258,13 @@ export async function removeStalePartials(
     return result;
   }
   for (const name of names) {
-    const match = PARTIAL_FILE.exec(name);
-    if (!match) continue;
+    const writer = partialFileWriter(name);
+    if (writer === undefined) continue;
     const path = join(dir, name);
     const info = await lstat(path).catch(() => undefined);
     if (!info?.isFile()) continue;
     const stale =
-      match[1] !== undefined
-        ? !processAlive(Number(match[1]))
-        : now - info.mtimeMs > LEGACY_PARTIAL_AGE_MS;
+      writer !== null ? !processAlive(writer) : now - info.mtimeMs > LEGACY_PARTIAL_AGE_MS;
     if (!stale) {
       result.kept++;
       continue;
