@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { gzipSync } from "node:zlib";
 import type { Figure } from "./figure";
-import { libraryLoaderBundle } from "./loader";
+import { libraryLoaderBundle, packed } from "./loader";
 
 /** The MIME bundle of one displayed figure: Plotly JSON for front ends with a Plotly renderer,
  * HTML + script for classic Notebook, JupyterLab and the HTML export, text everywhere else. */
@@ -184,27 +183,18 @@ export function plotlySource(which: PlotlyBundle = "basic"): {
   };
 }
 
-/** plotlySource gzipped and base64-encoded for the loader, cached per bundle for the kernel's life. */
+/** plotlySource gzipped and base64-encoded for the loader, cached per bundle (loader.ts's packed). */
 export function plotlyPacked(which: PlotlyBundle = "basic"): {
   gzipBase64: string;
   version: string;
   bundle: string;
 } {
-  const key = `__eeSnippetsPlotlyPacked_${which}`;
-  const holder = globalThis as unknown as Record<
-    string,
-    { gzipBase64: string; version: string; bundle: string } | undefined
-  >;
-  const cached = holder[key];
-  if (cached) return cached;
-  const { source, version, bundle } = plotlySource(which);
-  const packed = {
-    gzipBase64: gzipSync(source, { level: 9 }).toString("base64"),
-    version,
+  const bundle = which === "full" ? "plotly.js-dist" : "plotly.js-basic-dist-min";
+  return {
+    gzipBase64: packed(`plotly-${which}`, () => plotlySource(which).source),
+    version: packageVersion(require.resolve(`${bundle}/package.json`)),
     bundle,
   };
-  holder[key] = packed;
-  return packed;
 }
 
 function packageVersion(packageJson: string): string {
